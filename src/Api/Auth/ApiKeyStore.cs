@@ -1,0 +1,144 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using GpuLxc.Api.Infrastructure;
+using Microsoft.Extensions.Options;
+
+namespace GpuLxc.Api.Auth;
+
+/// <summary>Who a presented key belongs to and what it may do.</summary>
+public sealed record ApiKeyIdentity(string Name, IReadOnlySet<string> Scopes);
+
+/// <summary>
+/// The keys the service accepts: the named keys from configuration, or else one admin key generated on first
+/// start into <c>&lt;DataDir&gt;/api-key</c> (mode 0600). Only SHA-256 digests are kept in memory, and lookups
+/// compare every digest in constant time.
+/// </summary>
+public sealed partial class ApiKeyStore
+{
+    public const string GeneratedKeyFileName = "api-key";
+    public const string GeneratedKeyName = "generated";
+    public const int MinimumKeyLength = 16;
+
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private readonly List<(byte[] Digest, ApiKeyIdentity Identity)> _keys = [];
+
+    public ApiKeyStore(IOptions<ApiKeyOptions> options, DataDirectory dataDirectory, ILogger<ApiKeyStore> logger)
+    {
+        var configured = options.Value.ApiKeys;
+        if (configured.Count > 0)
+        {
+            AddConfiguredKeys(configured);
+            LogConfiguredKeys(logger, configured.Count);
+            return;
+        }
+
+        var path = dataDirectory.File(GeneratedKeyFileName);
+        var key = LoadOrCreateGeneratedKey(path, logger);
+        Add(key, new ApiKeyIdentity(GeneratedKeyName, new HashSet<string>([Scopes.Admin], StringComparer.Ordinal)));
+        LogGeneratedKey(logger, path);
+    }
+
+    /// <summary>The identity owning <paramref name="presentedKey"/>, or null.</summary>
+    public ApiKeyIdentity? Find(string presentedKey)
+    {
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(presentedKey), digest);
+
+        ApiKeyIdentity? match = null;
+        foreach (var (storedDigest, identity) in _keys)
+        {
+            // No early exit: the time taken must not reveal which key, or whether any, matched.
+            if (CryptographicOperations.FixedTimeEquals(storedDigest, digest))
+            {
+                match ??= identity;
+            }
+        }
+
+        return match;
+    }
+
+    private void AddConfiguredKeys(Dictionary<string, ApiKeyEntry> configured)
+    {
+        var errors = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, entry) in configured.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            var where = $"GpuLxc:Auth:ApiKeys:{name}";
+            if (!KeyNamePattern().IsMatch(name))
+            {
+                errors.Add($"{where}: the name must match {KeyNamePattern()}.");
+            }
+
+            var key = entry.Key?.Trim() ?? "";
+            if (key.Length < MinimumKeyLength || key.Any(char.IsWhiteSpace))
+            {
+                errors.Add($"{where}:Key must be at least {MinimumKeyLength} characters without whitespace.");
+            }
+            else if (!seen.Add(key))
+            {
+                errors.Add($"{where}:Key is the same as another key's.");
+            }
+
+            var scopes = (entry.Scopes ?? "")
+                .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .ToHashSet(StringComparer.Ordinal);
+            var unknown = scopes.Where(scope => !Scopes.All.Contains(scope)).ToList();
+            if (scopes.Count == 0 || unknown.Count > 0)
+            {
+                errors.Add($"{where}:Scopes must list one or more of {string.Join(", ", Scopes.All)}" +
+                           (unknown.Count > 0 ? $" (unknown: {string.Join(", ", unknown)})." : "."));
+            }
+
+            Add(key, new ApiKeyIdentity(name, scopes));
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid API key configuration:\n  " + string.Join("\n  ", errors));
+        }
+    }
+
+    private void Add(string key, ApiKeyIdentity identity) => _keys.Add((SHA256.HashData(Encoding.UTF8.GetBytes(key)), identity));
+
+    private static string LoadOrCreateGeneratedKey(string path, ILogger logger)
+    {
+        if (File.Exists(path))
+        {
+            if ((File.GetUnixFileMode(path) & ~OwnerOnly) != 0)
+            {
+                File.SetUnixFileMode(path, OwnerOnly);
+                LogTightenedMode(logger, path);
+            }
+
+            var existing = File.ReadAllText(path).Trim();
+            return existing.Length >= MinimumKeyLength
+                ? existing
+                : throw new InvalidOperationException($"The API key file {path} is empty or too short; delete it to generate a new key.");
+        }
+
+        var key = "glx_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly };
+        using (var stream = new FileStream(path, options))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.WriteLine(key);
+        }
+
+        return key;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    private static partial Regex KeyNamePattern();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Accepting {Count} API key(s) from configuration")]
+    private static partial void LogConfiguredKeys(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No API keys are configured; the admin key is in {Path} (mode 0600)")]
+    private static partial void LogGeneratedKey(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Path} was readable by others; its mode is now 0600")]
+    private static partial void LogTightenedMode(ILogger logger, string path);
+}

@@ -1,0 +1,57 @@
+using GpuLxc.Api.Infrastructure;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace GpuLxc.Api.Health;
+
+/// <summary><c>/healthz</c>: the process answers. <c>/readyz</c>: every dependency tagged <c>ready</c> works. Both anonymous.</summary>
+public static class HealthEndpoints
+{
+    public const string ReadyTag = "ready";
+
+    public static IServiceCollection AddHealth(this IServiceCollection services)
+    {
+        services.AddHealthChecks().AddCheck<DataDirectoryHealthCheck>("dataDir", tags: [ReadyTag]);
+        return services;
+    }
+
+    public static WebApplication MapHealth(this WebApplication app)
+    {
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync })
+            .WithName("GetLiveness").AllowAnonymous();
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
+            .WithName("GetReadiness").AllowAnonymous();
+        return app;
+    }
+
+    private static Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        var body = new
+        {
+            status = report.Status.ToString().ToLowerInvariant(),
+            checks = report.Entries.ToDictionary(
+                entry => entry.Key,
+                entry => new { status = entry.Value.Status.ToString().ToLowerInvariant(), detail = entry.Value.Description }),
+        };
+        return context.Response.WriteAsJsonAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>Everything the service keeps lives in the data dir: it must be writable.</summary>
+    private sealed class DataDirectoryHealthCheck(DataDirectory dataDirectory) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            var probe = dataDirectory.File($".ready-{Environment.ProcessId}");
+            try
+            {
+                await File.WriteAllTextAsync(probe, "ok", cancellationToken);
+                File.Delete(probe);
+                return HealthCheckResult.Healthy(dataDirectory.Path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return HealthCheckResult.Unhealthy($"{dataDirectory.Path} is not writable: {e.Message}");
+            }
+        }
+    }
+}

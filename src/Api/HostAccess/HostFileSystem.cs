@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Options;
+
+namespace GpuLxc.Api.HostAccess;
+
+/// <summary>
+/// Read access to host files, every path resolved under <c>GpuLxc:Host:Root</c>. Paths are absolute host paths
+/// (<c>/proc/driver/nvidia/version</c>); a path that would leave the root is refused.
+/// </summary>
+public interface IHostFileSystem
+{
+    /// <summary>The root every host path is resolved under.</summary>
+    string Root { get; }
+
+    bool FileExists(string hostPath);
+
+    bool DirectoryExists(string hostPath);
+
+    /// <summary>The file's text, or null when it does not exist or cannot be read.</summary>
+    Task<string?> TryReadTextAsync(string hostPath, CancellationToken cancellationToken);
+
+    /// <summary>The host paths of the entries of a directory (empty when it does not exist), sorted ordinally.</summary>
+    IReadOnlyList<string> ListDirectory(string hostPath, string searchPattern = "*");
+}
+
+internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHostFileSystem
+{
+    private readonly string _root = Path.GetFullPath(options.Value.Root);
+
+    public string Root => _root;
+
+    public bool FileExists(string hostPath) => File.Exists(Resolve(hostPath));
+
+    public bool DirectoryExists(string hostPath) => Directory.Exists(Resolve(hostPath));
+
+    public async Task<string?> TryReadTextAsync(string hostPath, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await File.ReadAllTextAsync(Resolve(hostPath), cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public IReadOnlyList<string> ListDirectory(string hostPath, string searchPattern = "*")
+    {
+        var directory = Resolve(hostPath);
+        if (!Directory.Exists(directory))
+        {
+            return [];
+        }
+
+        var prefix = hostPath.TrimEnd('/');
+        return Directory.EnumerateFileSystemEntries(directory, searchPattern)
+            .Select(entry => $"{prefix}/{Path.GetFileName(entry)}")
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>The path on this machine for <paramref name="hostPath"/>.</summary>
+    internal string Resolve(string hostPath) => HostPaths.Resolve(_root, hostPath);
+}
+
+public static class HostPaths
+{
+    /// <summary>Joins an absolute host path to the root, refusing relative paths and <c>..</c> segments.</summary>
+    public static string Resolve(string root, string hostPath)
+    {
+        if (!hostPath.StartsWith('/') || hostPath.Contains('\0', StringComparison.Ordinal) ||
+            hostPath.Split('/').Any(segment => segment == ".."))
+        {
+            throw new ArgumentException($"'{hostPath}' is not an absolute host path without '..' segments.", nameof(hostPath));
+        }
+
+        return root == "/" ? hostPath : Path.Join(root, hostPath);
+    }
+}

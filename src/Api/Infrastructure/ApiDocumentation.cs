@@ -1,0 +1,87 @@
+using System.Reflection;
+using GpuLxc.Api.Auth;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace GpuLxc.Api.Infrastructure;
+
+/// <summary>The OpenAPI document at <c>/openapi/v1.json</c> (checked in as <c>openapi/gpulxc-v1.json</c>) and Swagger UI.</summary>
+public static class ApiDocumentation
+{
+    public const string DocumentName = "v1";
+    public const string DocumentPath = "/openapi/v1.json";
+
+    private const string BearerScheme = "bearer";
+    private const string HeaderScheme = "apiKey";
+
+    public static IServiceCollection AddApiDocumentation(this IServiceCollection services)
+    {
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(options =>
+        {
+            options.SwaggerDoc(DocumentName, new OpenApiInfo
+            {
+                Title = "GpuLxc",
+                Version = "v1",
+                Description = "Share NVIDIA GPUs with LXC containers: host inventory, diagnostics, driver jobs, " +
+                              "container attachments and the NVENC session guard. Every /api route needs an API key.",
+            });
+            options.AddSecurityDefinition(BearerScheme, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "An API key sent as `Authorization: Bearer <key>`.",
+            });
+            options.AddSecurityDefinition(HeaderScheme, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = ApiKeyAuthenticationHandler.HeaderName,
+                Description = $"An API key sent as `{ApiKeyAuthenticationHandler.HeaderName}: <key>`.",
+            });
+            options.OperationFilter<ScopeOperationFilter>();
+            options.SupportNonNullableReferenceTypes();
+            options.NonNullableReferenceTypesAsRequired();
+            // Lets a nullable property that refers to a schema say so (allOf + nullable in OpenAPI 3.0).
+            options.UseAllOfToExtendReferenceSchemas();
+            options.IncludeXmlComments(Assembly.GetExecutingAssembly());
+        });
+        return services;
+    }
+
+    public static WebApplication UseApiDocumentation(this WebApplication app)
+    {
+        app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json");
+        app.UseSwaggerUI(options =>
+        {
+            options.RoutePrefix = "swagger";
+            options.DocumentTitle = "GpuLxc API";
+            options.SwaggerEndpoint(DocumentPath, "GpuLxc v1");
+        });
+        return app;
+    }
+
+    /// <summary>States on each operation which keys it accepts and the scope it needs.</summary>
+    private sealed class ScopeOperationFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            var scope = context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<RequiredScope>().LastOrDefault();
+            if (scope is null)
+            {
+                return;
+            }
+
+            operation.Security =
+            [
+                new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] },
+                new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(HeaderScheme, context.Document)] = [] },
+            ];
+            var requirement = $"Requires an API key with the `{scope.Scope}` scope" +
+                              (scope.Scope == Scopes.Admin ? "." : " (or `admin`).");
+            operation.Description = string.IsNullOrEmpty(operation.Description)
+                ? requirement
+                : $"{operation.Description}\n\n{requirement}";
+        }
+    }
+}

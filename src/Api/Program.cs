@@ -1,0 +1,31 @@
+using GpuLxc.Api.Auth;
+using GpuLxc.Api.Health;
+using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Hosts;
+using GpuLxc.Api.Infrastructure;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.UseGpuLxcDefaults();
+builder.Services.AddDataDirectory(builder.Configuration);
+builder.Services.AddApiProblems();
+builder.Services.AddApiJson();
+builder.Services.AddApiDocumentation();
+builder.Services.AddApiKeyAuthentication(builder.Configuration);
+builder.Services.AddHostAccess(builder.Configuration);
+builder.Services.AddHostInfo();
+builder.Services.AddHealth();
+
+var app = builder.Build();
+
+app.UseApiProblems();
+app.UseApiDocumentation();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapHealth();
+
+var api = app.MapApiV1();
+api.MapHost();
+
+await app.RunAsync();

@@ -1,0 +1,36 @@
+using GpuLxc.Api.Tests.Support;
+
+namespace GpuLxc.Api.Tests.Api;
+
+/// <summary>The checked-in contract (and so the generated client) is exactly what the service serves.</summary>
+public sealed class OpenApiContractTests
+{
+    [Fact]
+    public async Task CheckedInDocumentMatchesTheRunningService()
+    {
+        using var factory = new GpuLxcApiFactory();
+        using var http = factory.CreateKeyedClient(key: null);
+        var served = Normalize(await http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+        var path = Path.Join(RepositoryRoot(), "openapi", "gpulxc-v1.json");
+
+        var checkedIn = File.Exists(path) ? Normalize(await File.ReadAllTextAsync(path)) : "";
+        Assert.True(served == checkedIn,
+            "openapi/gpulxc-v1.json differs from the document the service serves. Regenerate it with " +
+            "'scripts/update-openapi.sh', review the diff, and commit it; the client is regenerated from it at build.");
+    }
+
+    private static string Normalize(string json) => json.ReplaceLineEndings("\n").TrimEnd() + "\n";
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Join(directory.FullName, "GpuLxc.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("GpuLxc.sln was not found above " + AppContext.BaseDirectory);
+    }
+}
