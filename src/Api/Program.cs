@@ -4,7 +4,8 @@ using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Infrastructure;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings files sit beside the binary; the working directory is only where ./data goes by default.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.UseGpuLxcDefaults();
 builder.Services.AddDataDirectory(builder.Configuration);
