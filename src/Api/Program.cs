@@ -1,8 +1,10 @@
 using GpuLxc.Api.Auth;
+using GpuLxc.Api.Diagnostics;
 using GpuLxc.Api.Health;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Infrastructure;
+using GpuLxc.Api.Inventory;
 
 // Settings files sit beside the binary; the working directory is only where ./data goes by default.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -15,6 +17,8 @@ builder.Services.AddApiDocumentation();
 builder.Services.AddApiKeyAuthentication(builder.Configuration);
 builder.Services.AddHostAccess(builder.Configuration);
 builder.Services.AddHostInfo();
+builder.Services.AddInventory(builder.Configuration);
+builder.Services.AddDiagnostics();
 builder.Services.AddHealth();
 
 var app = builder.Build();
@@ -28,5 +32,7 @@ app.MapHealth();
 
 var api = app.MapApiV1();
 api.MapHost();
+api.MapInventory();
+api.MapDiagnostics();
 
 await app.RunAsync();

@@ -60,6 +60,7 @@ public static class HostAccessRegistration
         services.AddSingleton<IHostFileSystem, HostFileSystem>();
         services.AddSingleton<IHostCommandRunner, HostCommandRunner>();
         services.AddSingleton<HostBackendDetector>();
+        services.AddSingleton<INvml, NvmlLibrary>();
         return services;
     }
 }

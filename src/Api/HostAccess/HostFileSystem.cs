@@ -20,6 +20,12 @@ public interface IHostFileSystem
 
     /// <summary>The host paths of the entries of a directory (empty when it does not exist), sorted ordinally.</summary>
     IReadOnlyList<string> ListDirectory(string hostPath, string searchPattern = "*");
+
+    /// <summary><c>stat(2)</c> of the path itself (a final symlink is not followed), or null when it does not exist.</summary>
+    HostFileStat? Stat(string hostPath);
+
+    /// <summary>The last segment of a symlink's target (<c>driver</c> → <c>nvidia</c>), or null when it is not a symlink.</summary>
+    string? ReadLinkName(string hostPath);
 }
 
 internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHostFileSystem
@@ -57,6 +63,14 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
             .Select(entry => $"{prefix}/{Path.GetFileName(entry)}")
             .Order(StringComparer.Ordinal)
             .ToList();
+    }
+
+    public HostFileStat? Stat(string hostPath) => Statx.Stat(Resolve(hostPath));
+
+    public string? ReadLinkName(string hostPath)
+    {
+        var target = new FileInfo(Resolve(hostPath)).LinkTarget;
+        return target is null ? null : Path.GetFileName(target.TrimEnd('/'));
     }
 
     /// <summary>The path on this machine for <paramref name="hostPath"/>.</summary>

@@ -10,6 +10,9 @@ namespace GpuLxc.Api.Hosts;
 /// <param name="Backend">How containers are managed here.</param>
 /// <param name="BackendSource">Whether the backend was detected or set by <c>GpuLxc:Host:Backend</c>.</param>
 /// <param name="ProxmoxVersion">The <c>pve-manager</c> version from <c>pveversion</c>, when Proxmox VE is installed.</param>
+/// <param name="SecureBoot">Secure Boot: <c>enabled</c>, <c>disabled</c>, <c>unsupported</c> (no EFI) or <c>unknown</c>.</param>
+/// <param name="NouveauLoaded">Whether the nouveau driver is loaded (it keeps nvidia from binding the GPU).</param>
+/// <param name="KernelHeadersPresent">Whether headers for the running kernel are installed (DKMS needs them).</param>
 /// <param name="Notes">Facts that could not be read, and why.</param>
 public sealed record HostInfo(
     string? Hostname,
@@ -19,6 +22,9 @@ public sealed record HostInfo(
     HostBackend Backend,
     HostBackendSource BackendSource,
     string? ProxmoxVersion,
+    string SecureBoot,
+    bool NouveauLoaded,
+    bool KernelHeadersPresent,
     IReadOnlyList<string> Notes);
 
 /// <summary>The distribution, from os-release.</summary>

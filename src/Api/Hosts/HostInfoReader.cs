@@ -1,10 +1,11 @@
 using System.Text.RegularExpressions;
 using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Inventory;
 
 namespace GpuLxc.Api.Hosts;
 
 /// <summary>Reads <see cref="HostInfo"/> through the host seam. Never throws for a missing fact: it notes it.</summary>
-public sealed partial class HostInfoReader(IHostFileSystem files, IHostCommandRunner commands, HostBackendDetector backends)
+public sealed partial class HostInfoReader(IHostFileSystem files, IHostCommandRunner commands, HostBackendDetector backends, HostDriverReader drivers)
 {
     private static readonly TimeSpan PveVersionTimeout = TimeSpan.FromSeconds(15);
 
@@ -40,6 +41,7 @@ public sealed partial class HostInfoReader(IHostFileSystem files, IHostCommandRu
 
         var backend = backends.Detect();
         var proxmoxVersion = await ReadProxmoxVersionAsync(notes, cancellationToken);
+        var modules = NvidiaProcFs.ParseModules(await files.TryReadTextAsync("/proc/modules", cancellationToken) ?? "");
 
         return new HostInfo(
             hostname,
@@ -49,6 +51,9 @@ public sealed partial class HostInfoReader(IHostFileSystem files, IHostCommandRu
             backend.Backend,
             backend.Source,
             proxmoxVersion,
+            await drivers.SecureBootAsync(cancellationToken),
+            modules.Contains("nouveau"),
+            drivers.Headers(kernel).Present,
             notes);
     }
 

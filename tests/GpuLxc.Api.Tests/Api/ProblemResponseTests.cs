@@ -106,5 +106,9 @@ public sealed class ProblemResponseTests
 
         public IReadOnlyList<string> ListDirectory(string hostPath, string searchPattern = "*") =>
             throw new InvalidOperationException("disk on fire");
+
+        public HostFileStat? Stat(string hostPath) => throw new InvalidOperationException("disk on fire");
+
+        public string? ReadLinkName(string hostPath) => throw new InvalidOperationException("disk on fire");
     }
 }

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Globalization;
+
 namespace GpuLxc.Api.Tests.Support;
 
 /// <summary>A prepared host: a temporary directory used as <c>GpuLxc:Host:Root</c>, plus a bin directory of stub commands.</summary>
@@ -34,6 +37,37 @@ public sealed class HostTree : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, content);
         return this;
+    }
+
+    /// <summary>A real character device made with mknod(1): tests that build device nodes need root, as CI has.</summary>
+    public HostTree WithCharDevice(string hostPath, uint major, uint minor, string mode = "666")
+    {
+        var path = PathOf(hostPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        Run("mknod", "-m", mode, path, "c", major.ToString(CultureInfo.InvariantCulture), minor.ToString(CultureInfo.InvariantCulture));
+        return this;
+    }
+
+    public HostTree WithSymlink(string hostPath, string target)
+    {
+        var path = PathOf(hostPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.CreateSymbolicLink(path, target);
+        return this;
+    }
+
+    /// <summary>An NVIDIA GPU in sysfs; <paramref name="driver"/> null leaves it unbound.</summary>
+    public HostTree WithPciGpu(string address, string deviceId, string? driver, string pciClass = "0x030000", string subsystem = "0x10de:0x0000", int numaNode = -1)
+    {
+        var device = $"/sys/bus/pci/devices/{address}";
+        var (subsystemVendor, subsystemDevice) = (subsystem.Split(':')[0], subsystem.Split(':')[1]);
+        WithFile($"{device}/vendor", "0x10de\n")
+            .WithFile($"{device}/device", $"0x{deviceId}\n")
+            .WithFile($"{device}/class", $"{pciClass}\n")
+            .WithFile($"{device}/subsystem_vendor", $"{subsystemVendor}\n")
+            .WithFile($"{device}/subsystem_device", $"{subsystemDevice}\n")
+            .WithFile($"{device}/numa_node", $"{numaNode}\n");
+        return driver is null ? this : WithSymlink($"{device}/driver", $"../../../bus/pci/drivers/{driver}");
     }
 
     public HostTree WithDirectory(string hostPath)
@@ -75,6 +109,18 @@ public sealed class HostTree : IDisposable
     }
 
     public string PathOf(string hostPath) => Path.Join(Root, hostPath);
+
+    private static void Run(string program, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardError = true })!;
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"{program} {string.Join(' ', arguments)} failed ({error.Trim()}). Device nodes need root: run the tests as root, as CI does.");
+        }
+    }
 
     public void Dispose()
     {

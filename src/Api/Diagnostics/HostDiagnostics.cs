@@ -1,0 +1,244 @@
+using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Hosts;
+using GpuLxc.Api.Inventory;
+
+namespace GpuLxc.Api.Diagnostics;
+
+/// <summary>Checks the host against everything a container needs to use its GPU; each failure says how to fix it.</summary>
+public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files)
+{
+    public async Task<DiagnosticsReport> RunAsync(CancellationToken cancellationToken)
+    {
+        var host = await hosts.ReadAsync(cancellationToken);
+        var driver = await drivers.ReadAsync(cancellationToken);
+        var gpus = (await inventory.ListAsync(refresh: true, cancellationToken)).Gpus;
+        var loaded = driver.LoadedVersion is not null;
+        var nouveau = driver.Modules.Any(m => m.Name == "nouveau" && m.Loaded);
+
+        List<DiagnosticCheck> checks =
+        [
+            GpuPresent(gpus),
+            DriverLoaded(driver, gpus),
+            GpusBound(gpus),
+            NouveauAbsent(nouveau),
+            VersionsAgree(driver),
+            UserspaceMatches(driver),
+            NodesPresent(driver, loaded),
+            NodeMajors(driver, loaded),
+            ModulesLoad(driver),
+            UdevRule(driver),
+            Headers(driver),
+            Dkms(driver),
+            SecureBoot(driver),
+            await CgroupKeysAsync(host.CgroupVersion, cancellationToken),
+            Nvenc(gpus),
+            Persistenced(driver, loaded),
+        ];
+        return new DiagnosticsReport(checks.Max(c => c.Status == CheckStatus.Skip ? CheckStatus.Pass : c.Status), checks);
+    }
+
+    private static DiagnosticCheck GpuPresent(IReadOnlyList<Gpu> gpus) => gpus.Count > 0
+        ? Pass("gpu-present", "An NVIDIA GPU is on the PCI bus", string.Join("; ", gpus.Select(g => $"{g.PciAddress} {g.Name ?? "device " + g.DeviceId}")))
+        : Fail("gpu-present", "An NVIDIA GPU is on the PCI bus", "No NVIDIA display or 3D controller is in /sys/bus/pci/devices.",
+            "Check that the card is seated and powered and not hidden by the BIOS; in a VM, pass the GPU through to it.");
+
+    private static DiagnosticCheck DriverLoaded(HostDriver driver, IReadOnlyList<Gpu> gpus) => driver.LoadedVersion is { } version
+        ? Pass("driver-loaded", "The NVIDIA kernel driver is loaded", $"{driver.Flavor?.ToString().ToLowerInvariant()} kernel module {version}")
+        : gpus.Count == 0
+            ? Skip("driver-loaded", "The NVIDIA kernel driver is loaded", "No NVIDIA GPU is present.")
+            : Fail("driver-loaded", "The NVIDIA kernel driver is loaded", "/proc/driver/nvidia/version does not exist.",
+                "Install the host driver (POST /api/v1/host/driver/install), then `modprobe nvidia` or reboot.");
+
+    private static DiagnosticCheck GpusBound(IReadOnlyList<Gpu> gpus)
+    {
+        const string Id = "gpu-bound", Title = "Every NVIDIA GPU is bound to the nvidia driver";
+        var unbound = gpus.Where(g => g.KernelDriver != "nvidia").ToList();
+        if (gpus.Count == 0)
+        {
+            return Skip(Id, Title, "No NVIDIA GPU is present.");
+        }
+
+        if (unbound.Count == 0)
+        {
+            return Pass(Id, Title, $"{gpus.Count} GPU(s) bound to nvidia.");
+        }
+
+        var detail = string.Join("; ", unbound.Select(g => $"{g.PciAddress} is bound to {g.KernelDriver}"));
+        var fix = unbound.Any(g => g.KernelDriver == "vfio-pci")
+            ? "The GPU is reserved for VM passthrough (vfio-pci): remove its id from /etc/modprobe.d/vfio*.conf and the kernel command line, run `update-initramfs -u -k all` and reboot."
+            : unbound.Any(g => g.KernelDriver == "nouveau")
+                ? "Blacklist nouveau (`blacklist nouveau` and `options nouveau modeset=0` in /etc/modprobe.d/blacklist-nouveau.conf), run `update-initramfs -u -k all` and reboot."
+                : "Load the nvidia driver: `modprobe nvidia`; if that fails, reinstall the host driver.";
+        return Fail(Id, Title, detail, fix);
+    }
+
+    private static DiagnosticCheck NouveauAbsent(bool loaded) => loaded
+        ? Fail("nouveau-absent", "The nouveau driver is not loaded", "nouveau is in /proc/modules: it claims the GPU before nvidia can.",
+            "Blacklist nouveau (`blacklist nouveau` and `options nouveau modeset=0` in /etc/modprobe.d/blacklist-nouveau.conf), run `update-initramfs -u -k all` and reboot.")
+        : Pass("nouveau-absent", "The nouveau driver is not loaded", "nouveau is not loaded.");
+
+    private static DiagnosticCheck VersionsAgree(HostDriver driver)
+    {
+        const string Id = "driver-versions-agree", Title = "The loaded driver is the installed one";
+        return (driver.LoadedVersion, driver.InstalledVersion) switch
+        {
+            (null, _) => Skip(Id, Title, "No driver is loaded."),
+            (_, null) => Warn(Id, Title, $"Loaded {driver.LoadedVersion}; no nvidia module is installed for the running kernel.",
+                "Install the driver for the running kernel (with DKMS it is rebuilt on kernel updates)."),
+            var (loaded, installed) when loaded == installed => Pass(Id, Title, $"{loaded} is loaded and installed."),
+            var (loaded, installed) => Warn(Id, Title, $"Loaded {loaded}, installed {installed}: the new driver runs after a reboot.",
+                "Reboot the host, then re-sync the containers' userspace drivers (POST /api/v1/host/driver/resync)."),
+        };
+    }
+
+    private static DiagnosticCheck UserspaceMatches(HostDriver driver)
+    {
+        const string Id = "userspace-matches-kernel", Title = "The userspace driver matches the kernel module";
+        return (driver.LoadedVersion, driver.UserspaceVersion) switch
+        {
+            (null, _) => Skip(Id, Title, "No driver is loaded."),
+            (_, null) => Warn(Id, Title, "Neither NVML nor nvidia-smi answered: the userspace driver is missing or mismatched.",
+                $"Install the userspace driver of exactly version {driver.LoadedVersion} on the host."),
+            var (loaded, userspace) when loaded == userspace => Pass(Id, Title, $"Both are {loaded}."),
+            var (loaded, userspace) => Fail(Id, Title, $"Kernel module {loaded}, userspace {userspace}: NVML fails with \"Driver/library version mismatch\".",
+                "Reboot to load the installed module, or reinstall the userspace driver of the loaded version."),
+        };
+    }
+
+    private static DiagnosticCheck NodesPresent(HostDriver driver, bool loaded)
+    {
+        const string Id = "device-nodes-present", Title = "Every device node containers need exists";
+        var missing = driver.DeviceNodes.Where(n => n.Required && !n.Present).Select(n => n.Path).ToList();
+        if (!loaded)
+        {
+            return Skip(Id, Title, "No driver is loaded.");
+        }
+
+        return missing.Count == 0
+            ? Pass(Id, Title, string.Join(", ", driver.DeviceNodes.Where(n => n.Present).Select(n => $"{n.Path} ({n.Major}:{n.Minor})")))
+            : Fail(Id, Title, $"Missing: {string.Join(", ", missing)}.",
+                "Create them: `nvidia-smi` (GPU and control nodes) and `nvidia-modprobe -c0 -u` (nvidia-uvm); install the udev rule and boot unit so that they exist at every boot.");
+    }
+
+    private static DiagnosticCheck NodeMajors(HostDriver driver, bool loaded)
+    {
+        const string Id = "device-node-majors", Title = "Device node majors match /proc/devices";
+        var wrong = driver.DeviceNodes.Where(n => n.MajorMatches == false).ToList();
+        if (!loaded || driver.DeviceNodes.All(n => !n.Present))
+        {
+            return Skip(Id, Title, "No device nodes to check.");
+        }
+
+        return wrong.Count == 0
+            ? Pass(Id, Title, string.Join(", ", driver.DeviceNodes.Where(n => n.Present).Select(n => $"{n.Path} {n.Major}").Distinct()))
+            : Fail(Id, Title, string.Join("; ", wrong.Select(n => $"{n.Path} is {n.Type} {n.Major}:{n.Minor}, /proc/devices says major {n.ExpectedMajor}")),
+                $"Delete the stale nodes ({string.Join(" ", wrong.Select(n => n.Path))}) and recreate them with `nvidia-modprobe -c0 -u`; then re-attach the containers (PUT /api/v1/containers/{{id}}/gpu).");
+    }
+
+    private static DiagnosticCheck ModulesLoad(HostDriver driver) => driver.ModulesLoad is { Nvidia: true, NvidiaUvm: true }
+        ? Pass("modules-load", "nvidia and nvidia_uvm load at boot", string.Join(", ", driver.ModulesLoad.Files))
+        : Warn("modules-load", "nvidia and nvidia_uvm load at boot",
+            $"modules-load.d lists {(driver.ModulesLoad.Nvidia ? "nvidia" : "not nvidia")} and {(driver.ModulesLoad.NvidiaUvm ? "nvidia_uvm" : "not nvidia_uvm")}: " +
+            "without them the device nodes may not exist when containers start.",
+            "Write `nvidia` and `nvidia_uvm` (one per line) to /etc/modules-load.d/nvidia.conf and run `update-initramfs -u -k all`.");
+
+    private static DiagnosticCheck UdevRule(HostDriver driver) => driver.UdevRules.Count > 0
+        ? Pass("udev-rule", "A udev rule creates the device nodes", string.Join(", ", driver.UdevRules))
+        : Warn("udev-rule", "A udev rule creates the device nodes", "No udev rule mentions the nvidia modules: /dev/nvidia-uvm is not created until something uses CUDA.",
+            "Add /etc/udev/rules.d/70-nvidia.rules running `nvidia-smi -L` on KERNEL==\"nvidia\" and `nvidia-modprobe -c0 -u` on KERNEL==\"nvidia_uvm\" (the host driver install does this).");
+
+    private static DiagnosticCheck Headers(HostDriver driver) => driver.Headers.Present
+        ? Pass("kernel-headers", "Headers for the running kernel are installed", driver.Headers.Path ?? "")
+        : Warn("kernel-headers", "Headers for the running kernel are installed",
+            $"No headers for {driver.Headers.Kernel ?? "the running kernel"}: DKMS cannot rebuild the module after a kernel update.",
+            $"Install them: `apt install proxmox-headers-{driver.Headers.Kernel}` on Proxmox VE 8+, `linux-headers-{driver.Headers.Kernel}` on Debian/Ubuntu.");
+
+    private static DiagnosticCheck Dkms(HostDriver driver)
+    {
+        const string Id = "dkms-built", Title = "DKMS has built the module for the running kernel";
+        if (driver.Dkms is null || driver.Dkms.Count == 0)
+        {
+            return Skip(Id, Title, driver.Dkms is null ? "DKMS is not installed." : "The nvidia module is not managed by DKMS.");
+        }
+
+        var built = driver.Dkms.Where(e => e.Kernel == driver.Headers.Kernel && e.Status.StartsWith("installed", StringComparison.Ordinal)).ToList();
+        return built.Count > 0
+            ? Pass(Id, Title, $"{built[0].Module}/{built[0].Version} is installed for {built[0].Kernel}.")
+            : Fail(Id, Title, $"DKMS has no installed build for {driver.Headers.Kernel}: {string.Join("; ", driver.Dkms.Select(e => $"{e.Module}/{e.Version} {e.Kernel} {e.Status}"))}.",
+                $"Install the headers for {driver.Headers.Kernel}, then `dkms autoinstall -k {driver.Headers.Kernel}`.");
+    }
+
+    private static DiagnosticCheck SecureBoot(HostDriver driver)
+    {
+        const string Id = "secure-boot", Title = "Secure Boot will load the module";
+        return driver.SecureBoot switch
+        {
+            "enabled" when driver.ModuleSigner is null => Fail(Id, Title, "Secure Boot is enabled and the nvidia module is not signed: the kernel refuses to load it.",
+                "Sign the module with an enrolled MOK (DKMS does this once `mokutil --import /var/lib/dkms/mok.pub` is done and confirmed at reboot), or disable Secure Boot."),
+            "enabled" => Pass(Id, Title, $"Secure Boot is enabled and the module is signed by {driver.ModuleSigner}."),
+            "unknown" => Warn(Id, Title, "The Secure Boot state could not be read.", "Check with `mokutil --sb-state`."),
+            var state => Pass(Id, Title, $"Secure Boot is {state}."),
+        };
+    }
+
+    private async Task<DiagnosticCheck> CgroupKeysAsync(CgroupVersion cgroup, CancellationToken cancellationToken)
+    {
+        const string Id = "cgroup-keys", Title = "Container configs use the device key of this host's cgroup version";
+        var (ignoredKey, rightKey) = cgroup == CgroupVersion.V2
+            ? ("lxc.cgroup.devices.allow", "lxc.cgroup2.devices.allow")
+            : ("lxc.cgroup2.devices.allow", "lxc.cgroup.devices.allow");
+        if (cgroup == CgroupVersion.Unknown)
+        {
+            return Skip(Id, Title, "The cgroup version is unknown.");
+        }
+
+        var configs = files.ListDirectory("/etc/pve/lxc", "*.conf").Concat(files.ListDirectory("/var/lib/lxc").Select(d => $"{d}/config"));
+        var offenders = new List<string>();
+        foreach (var config in configs)
+        {
+            var text = await files.TryReadTextAsync(config, cancellationToken) ?? "";
+            // Only the main section applies; snapshot sections keep the lines of their time.
+            var main = text.Split('\n').TakeWhile(line => !line.StartsWith('['));
+            if (main.Any(line => line.TrimStart().StartsWith(ignoredKey, StringComparison.Ordinal)))
+            {
+                offenders.Add(config);
+            }
+        }
+
+        return offenders.Count == 0
+            ? Pass(Id, Title, $"No container config uses {ignoredKey} on this cgroup {cgroup.ToString().ToLowerInvariant()} host.")
+            : Fail(Id, Title, $"{string.Join(", ", offenders)} use {ignoredKey}, which this host ignores: the container is denied the GPU.",
+                $"Re-attach the GPU (PUT /api/v1/containers/{{id}}/gpu), which writes {rightKey}, and remove the old lines.");
+    }
+
+    private static DiagnosticCheck Nvenc(IReadOnlyList<Gpu> gpus)
+    {
+        const string Id = "nvenc-present", Title = "A GPU has an NVENC encoder";
+        var encoders = gpus.Where(g => g.Nvenc.Supported).ToList();
+        if (gpus.Count == 0)
+        {
+            return Skip(Id, Title, "No NVIDIA GPU is present.");
+        }
+
+        return encoders.Count > 0
+            ? Pass(Id, Title, string.Join("; ", encoders.Select(g => $"{g.Name ?? g.PciAddress}: {g.Nvenc.Reason}")))
+            : Warn(Id, Title, string.Join("; ", gpus.Select(g => g.Nvenc.Reason)) + " Hardware transcoding (Jellyfin, Plex, Frigate) cannot use it.",
+                "Use a GPU with NVENC for transcoding; compute workloads (Ollama, CUDA) are unaffected.");
+    }
+
+    private static DiagnosticCheck Persistenced(HostDriver driver, bool loaded) => !loaded
+        ? Skip("persistenced", "nvidia-persistenced keeps the GPU initialised", "No driver is loaded.")
+        : driver.PersistencedRunning
+            ? Pass("persistenced", "nvidia-persistenced keeps the GPU initialised", "nvidia-persistenced is running.")
+            : Warn("persistenced", "nvidia-persistenced keeps the GPU initialised",
+                "nvidia-persistenced is not running: the GPU is re-initialised for every first client, adding seconds of latency.",
+                "`systemctl enable --now nvidia-persistenced`.");
+
+    private static DiagnosticCheck Pass(string id, string title, string detail) => new(id, title, CheckStatus.Pass, detail, null);
+
+    private static DiagnosticCheck Warn(string id, string title, string detail, string fix) => new(id, title, CheckStatus.Warn, detail, fix);
+
+    private static DiagnosticCheck Fail(string id, string title, string detail, string fix) => new(id, title, CheckStatus.Fail, detail, fix);
+
+    private static DiagnosticCheck Skip(string id, string title, string detail) => new(id, title, CheckStatus.Skip, detail, null);
+}

@@ -1,0 +1,276 @@
+using System.Globalization;
+using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Nvenc;
+using Microsoft.Extensions.Options;
+
+namespace GpuLxc.Api.Inventory;
+
+/// <summary>
+/// The host's GPUs: sysfs and procfs joined with NVML (or nvidia-smi). The slow-changing topology is cached for
+/// <see cref="TopologyTtl"/>; encoder counters are read on every call.
+/// </summary>
+public sealed class GpuInventory(
+    IHostFileSystem files,
+    INvml nvml,
+    PciGpuScanner pci,
+    DeviceNodeScanner nodes,
+    NvidiaSmiQuery nvidiaSmi,
+    IOptions<NvencOptions> nvencOptions,
+    TimeProvider time) : IDisposable
+{
+    public static readonly TimeSpan TopologyTtl = TimeSpan.FromSeconds(10);
+
+    private readonly SemaphoreSlim _refreshLock = new(1, 1);
+    private Topology? _topology;
+
+    /// <summary>Every NVIDIA GPU with live encoder counters.</summary>
+    public async Task<GpuList> ListAsync(bool refresh, CancellationToken cancellationToken)
+    {
+        var topology = await TopologyAsync(refresh, cancellationToken);
+        var gpus = await WithLiveCountersAsync(topology, cancellationToken);
+        return new GpuList(gpus, topology.DriverVersion, topology.Source, topology.Notes);
+    }
+
+    /// <summary>The GPU whose UUID, PCI address or index is <paramref name="gpuId"/>, or null.</summary>
+    public async Task<Gpu?> FindAsync(string gpuId, bool refresh, CancellationToken cancellationToken)
+    {
+        var list = await ListAsync(refresh, cancellationToken);
+        return Match(list.Gpus, gpuId);
+    }
+
+    public static Gpu? Match(IEnumerable<Gpu> gpus, string gpuId)
+    {
+        var address = PciAddress.Normalize(gpuId);
+        var isIndex = int.TryParse(gpuId, NumberStyles.None, CultureInfo.InvariantCulture, out var index);
+        return gpus.FirstOrDefault(gpu =>
+            string.Equals(gpu.Uuid, gpuId, StringComparison.OrdinalIgnoreCase) ||
+            (address is not null && gpu.PciAddress == address) ||
+            (isIndex && gpu.Index == index));
+    }
+
+    public void Dispose() => _refreshLock.Dispose();
+
+    private async Task<Topology> TopologyAsync(bool refresh, CancellationToken cancellationToken)
+    {
+        var current = _topology;
+        if (!refresh && current is not null && time.GetUtcNow() - current.ReadAt < TopologyTtl)
+        {
+            return current;
+        }
+
+        await _refreshLock.WaitAsync(cancellationToken);
+        try
+        {
+            current = _topology;
+            if (!refresh && current is not null && time.GetUtcNow() - current.ReadAt < TopologyTtl)
+            {
+                return current;
+            }
+
+            _topology = await ReadTopologyAsync(cancellationToken);
+            return _topology;
+        }
+        finally
+        {
+            _refreshLock.Release();
+        }
+    }
+
+    private async Task<Topology> ReadTopologyAsync(CancellationToken cancellationToken)
+    {
+        var notes = new List<string>();
+        var pciGpus = await pci.ScanAsync(cancellationToken);
+        var procVersion = NvidiaProcFs.ParseDriverVersion(await files.TryReadTextAsync("/proc/driver/nvidia/version", cancellationToken) ?? "");
+
+        IReadOnlyList<NvmlDevice> nvmlDevices = [];
+        IReadOnlyList<NvidiaSmiGpu> smiGpus = [];
+        string source, driverVersion;
+        if (nvml.UnavailableReason is null)
+        {
+            nvmlDevices = nvml.Devices();
+            driverVersion = nvml.DriverVersion() ?? procVersion?.Version ?? "";
+            source = "nvml";
+        }
+        else if (nvidiaSmi.IsInstalled)
+        {
+            notes.Add($"NVML: {nvml.UnavailableReason} Using nvidia-smi instead.");
+            var (rows, error) = await nvidiaSmi.QueryAsync(cancellationToken);
+            smiGpus = rows;
+            if (error is not null)
+            {
+                notes.Add(error);
+            }
+
+            driverVersion = (rows.Count > 0 ? rows[0].DriverVersion : null) ?? procVersion?.Version ?? "";
+            source = error is null ? "nvidia-smi" : "sysfs";
+        }
+        else
+        {
+            notes.Add($"NVML: {nvml.UnavailableReason} nvidia-smi is not installed either: names, brands and encoder " +
+                      "counters are unknown; what sysfs and procfs show is reported.");
+            driverVersion = procVersion?.Version ?? "";
+            source = "sysfs";
+        }
+
+        var addresses = pciGpus.Select(g => g.Address)
+            .Union(nvmlDevices.Select(d => PciAddress.Normalize(d.PciBusId)).OfType<string>())
+            .Union(smiGpus.Select(g => g.PciAddress))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+        var partials = new List<Gpu>();
+        for (var position = 0; position < addresses.Count; position++)
+        {
+            var address = addresses[position];
+            partials.Add(await JoinAsync(address, position,
+                pciGpus.FirstOrDefault(g => g.Address == address),
+                nvmlDevices.FirstOrDefault(d => PciAddress.Normalize(d.PciBusId) == address),
+                smiGpus.FirstOrDefault(g => g.PciAddress == address),
+                string.IsNullOrEmpty(driverVersion) ? null : driverVersion,
+                cancellationToken));
+        }
+
+        var boundMinors = partials.Where(g => g.KernelDriver == "nvidia" && g.Minor is not null).Select(g => g.Minor!.Value).ToList();
+        var scan = await nodes.ScanAsync(boundMinors, cancellationToken);
+        var gpus = partials.Select(g => g with
+        {
+            DeviceNodes = g.Minor is { } minor ? scan.Nodes.Where(n => n.Path == DeviceNodeScanner.GpuNode(minor)).ToList() : [],
+        }).ToList();
+
+        return new Topology(gpus, string.IsNullOrEmpty(driverVersion) ? null : driverVersion, source, notes, time.GetUtcNow());
+    }
+
+    private async Task<Gpu> JoinAsync(string address, int position, PciGpu? sysfs, NvmlDevice? device, NvidiaSmiGpu? smi,
+        string? driverVersion, CancellationToken cancellationToken)
+    {
+        var sources = new List<string>();
+        var notes = new List<string>();
+        if (sysfs is not null)
+        {
+            sources.Add("sysfs");
+        }
+
+        var information = await files.TryReadTextAsync($"/proc/driver/nvidia/gpus/{address}/information", cancellationToken);
+        var proc = information is null ? null : NvidiaProcFs.ParseKeyValues(information);
+        if (proc is not null)
+        {
+            sources.Add("procfs");
+        }
+        else if (sysfs?.KernelDriver == "nvidia")
+        {
+            notes.Add($"/proc/driver/nvidia/gpus/{address}/information could not be read.");
+        }
+
+        if (device is not null)
+        {
+            sources.Add("nvml");
+        }
+        else if (smi is not null)
+        {
+            sources.Add("nvidia-smi");
+        }
+
+        if (sysfs is { KernelDriver: not "nvidia" })
+        {
+            notes.Add($"The GPU is bound to '{sysfs.KernelDriver}', not 'nvidia': containers cannot use it.");
+        }
+
+        var name = device?.Name ?? smi?.Name ?? proc?.GetValueOrDefault("Model");
+        var brand = device is not null ? BrandName(device.Brand) : "unknown";
+        var minor = device?.Minor ?? ParseInt(proc?.GetValueOrDefault("Device Minor"));
+        var deviceId = sysfs?.DeviceId ?? "";
+        var nvenc = NvencPolicy.Describe(name, brand, deviceId, driverVersion, nvencOptions.Value.LimitOverride);
+
+        return new Gpu(
+            device?.Index ?? smi?.Index ?? position,
+            device?.Uuid ?? smi?.Uuid ?? proc?.GetValueOrDefault("GPU UUID"),
+            address,
+            name,
+            brand,
+            "10de",
+            deviceId,
+            sysfs?.SubsystemVendorId,
+            sysfs?.SubsystemDeviceId,
+            sysfs?.KernelDriver ?? "nvidia",
+            sysfs?.NumaNode,
+            minor,
+            smi?.Vbios ?? proc?.GetValueOrDefault("Video BIOS"),
+            [],
+            nvenc,
+            sources,
+            notes);
+    }
+
+    private async Task<IReadOnlyList<Gpu>> WithLiveCountersAsync(Topology topology, CancellationToken cancellationToken)
+    {
+        if (topology.Source == "nvml")
+        {
+            return topology.Gpus.Select(gpu => nvml.Encoder(gpu.Index) is { } live
+                ? gpu with
+                {
+                    Nvenc = gpu.Nvenc with
+                    {
+                        SessionCount = live.SessionCount,
+                        AverageFps = live.AverageFps,
+                        AverageLatencyMicroseconds = live.AverageLatencyMicroseconds,
+                        UtilizationPercent = live.UtilizationPercent,
+                        Sessions = live.Sessions.Select(s => new EncoderSession(s.SessionId, s.Pid, s.Codec, s.Width, s.Height, s.AverageFps, s.AverageLatencyMicroseconds)).ToList(),
+                    },
+                }
+                : gpu).ToList();
+        }
+
+        if (topology.Source == "nvidia-smi")
+        {
+            var (rows, _) = await nvidiaSmi.QueryAsync(cancellationToken);
+            return topology.Gpus.Select(gpu => rows.FirstOrDefault(r => r.PciAddress == gpu.PciAddress) is { } row
+                ? gpu with
+                {
+                    Nvenc = gpu.Nvenc with
+                    {
+                        SessionCount = row.EncoderSessions,
+                        AverageFps = row.EncoderAverageFps,
+                        AverageLatencyMicroseconds = row.EncoderAverageLatency,
+                        UtilizationPercent = row.EncoderUtilization,
+                    },
+                }
+                : gpu).ToList();
+        }
+
+        return topology.Gpus;
+    }
+
+    /// <summary>NVML's <c>nvmlBrandType_t</c>, in camelCase.</summary>
+    public static string BrandName(int brand) => brand switch
+    {
+        1 => "quadro",
+        2 => "tesla",
+        3 => "nvs",
+        4 => "grid",
+        5 => "geforce",
+        6 => "titan",
+        7 => "nvidiaVapps",
+        8 => "nvidiaVpc",
+        9 => "nvidiaVcs",
+        10 => "nvidiaVws",
+        11 => "nvidiaCloudGaming",
+        12 => "quadroRtx",
+        13 => "nvidiaRtx",
+        14 => "nvidia",
+        15 => "geforceRtx",
+        16 => "titanRtx",
+        _ => "unknown",
+    };
+
+    private static int? ParseInt(string? value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) ? number : null;
+
+    private sealed record Topology(IReadOnlyList<Gpu> Gpus, string? DriverVersion, string Source, IReadOnlyList<string> Notes, DateTimeOffset ReadAt);
+}
+
+/// <summary>The host's NVIDIA GPUs.</summary>
+/// <param name="Gpus">Every NVIDIA display or 3D controller, in PCI order.</param>
+/// <param name="DriverVersion">The driver version the GPUs run under, when one is loaded.</param>
+/// <param name="Source">Where names and counters came from: <c>nvml</c>, <c>nvidia-smi</c>, or <c>sysfs</c> alone.</param>
+/// <param name="Notes">What could not be read, and why.</param>
+public sealed record GpuList(IReadOnlyList<Gpu> Gpus, string? DriverVersion, string Source, IReadOnlyList<string> Notes);

@@ -1,0 +1,13 @@
+namespace GpuLxc.Api.Nvenc;
+
+/// <summary>Bound from <c>GpuLxc:Nvenc</c>.</summary>
+public sealed class NvencOptions
+{
+    public const string Section = "GpuLxc:Nvenc";
+
+    /// <summary><c>host</c> (one budget for the machine, as NVIDIA enforces) or <c>gpu</c>.</summary>
+    public string Scope { get; set; } = "host";
+
+    /// <summary>The operator's session limit; wins over the driver table.</summary>
+    public int? LimitOverride { get; set; }
+}
