@@ -11,7 +11,7 @@ public sealed class OpenApiContractTests
         using var factory = new GpuLxcApiFactory();
         using var http = factory.CreateKeyedClient(key: null);
         var served = Normalize(await http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
-        var path = Path.Join(RepositoryRoot(), "openapi", "gpulxc-v1.json");
+        var path = Path.Join(Repository.Root, "openapi", "gpulxc-v1.json");
 
         var checkedIn = File.Exists(path) ? Normalize(await File.ReadAllTextAsync(path)) : "";
         Assert.True(served == checkedIn,
@@ -20,17 +20,4 @@ public sealed class OpenApiContractTests
     }
 
     private static string Normalize(string json) => json.ReplaceLineEndings("\n").TrimEnd() + "\n";
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Join(directory.FullName, "GpuLxc.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("GpuLxc.sln was not found above " + AppContext.BaseDirectory);
-    }
 }

@@ -31,6 +31,15 @@ public sealed class HostTree : IDisposable
         .WithDirectory("/etc/pve/lxc")
         .WithCommand("pveversion", "echo 'pve-manager/8.2.4/faa83925c9641325 (running kernel: 6.8.12-4-pve)'");
 
+    /// <summary>A copy of a sample host (<c>root/</c> and <c>bin/</c> of a folder under <c>samples/hosts</c>), symlinks kept.</summary>
+    public static HostTree CopyOf(string sampleDirectory)
+    {
+        var tree = new HostTree();
+        Run("cp", "-a", Path.Join(sampleDirectory, "root") + "/.", tree.Root);
+        Run("cp", "-a", Path.Join(sampleDirectory, "bin") + "/.", tree.BinDir);
+        return tree;
+    }
+
     public HostTree WithFile(string hostPath, string content)
     {
         var path = PathOf(hostPath);
@@ -110,7 +119,7 @@ public sealed class HostTree : IDisposable
 
     public string PathOf(string hostPath) => Path.Join(Root, hostPath);
 
-    private static void Run(string program, params string[] arguments)
+    internal static void Run(string program, params string[] arguments)
     {
         using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardError = true })!;
         var error = process.StandardError.ReadToEnd();
