@@ -1,4 +1,5 @@
 using GpuLxc.Api.Auth;
+using GpuLxc.Api.Containers;
 using GpuLxc.Api.Diagnostics;
 using GpuLxc.Api.Health;
 using GpuLxc.Api.HostAccess;
@@ -19,6 +20,7 @@ builder.Services.AddHostAccess(builder.Configuration);
 builder.Services.AddHostInfo();
 builder.Services.AddInventory(builder.Configuration);
 builder.Services.AddDiagnostics();
+builder.Services.AddContainers();
 builder.Services.AddHealth();
 
 var app = builder.Build();
@@ -34,5 +36,6 @@ var api = app.MapApiV1();
 api.MapHost();
 api.MapInventory();
 api.MapDiagnostics();
+api.MapContainers();
 
 await app.RunAsync();

@@ -26,6 +26,29 @@ public interface IHostFileSystem
 
     /// <summary>The last segment of a symlink's target (<c>driver</c> → <c>nvidia</c>), or null when it is not a symlink.</summary>
     string? ReadLinkName(string hostPath);
+
+    /// <summary>The file's bytes, or null when it does not exist.</summary>
+    Task<byte[]?> TryReadBytesAsync(string hostPath, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Replaces the file atomically: a temporary file in the same directory, flushed to disk, keeping the old file's
+    /// mode, then renamed over it. Readers see the old bytes or the new, never a mix.
+    /// </summary>
+    Task WriteAtomicAsync(string hostPath, byte[] bytes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// An exclusive <c>flock(2)</c> on a lock file (created if missing, never deleted), as Proxmox takes on
+    /// <c>/run/lock/lxc/pve-config-&lt;vmid&gt;.lock</c>; released on dispose.
+    /// </summary>
+    /// <exception cref="HostLockTimeoutException">Another holder kept the lock past <paramref name="timeout"/>.</exception>
+    Task<IDisposable> LockAsync(string hostPath, TimeSpan timeout, CancellationToken cancellationToken);
+}
+
+/// <summary>Someone else held a host lock for longer than the caller would wait.</summary>
+public sealed class HostLockTimeoutException(string path, TimeSpan timeout)
+    : Exception($"{path} stayed locked by another process for {timeout.TotalSeconds:0.#} s.")
+{
+    public string Path { get; } = path;
 }
 
 internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHostFileSystem
@@ -72,6 +95,67 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
         var target = new FileInfo(Resolve(hostPath)).LinkTarget;
         return target is null ? null : Path.GetFileName(target.TrimEnd('/'));
     }
+
+    public async Task<byte[]?> TryReadBytesAsync(string hostPath, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await File.ReadAllBytesAsync(Resolve(hostPath), cancellationToken);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public async Task WriteAtomicAsync(string hostPath, byte[] bytes, CancellationToken cancellationToken)
+    {
+        var path = Resolve(hostPath);
+        var directory = Path.GetDirectoryName(path)!;
+        var temporary = Path.Join(directory, $".{Path.GetFileName(path)}.gpulxc-{Guid.NewGuid():N}.tmp");
+        var mode = File.Exists(path) ? File.GetUnixFileMode(path) : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode };
+            await using (var stream = new FileStream(temporary, options))
+            {
+                await stream.WriteAsync(bytes, cancellationToken);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
+
+    public async Task<IDisposable> LockAsync(string hostPath, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var path = Resolve(hostPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                // FileShare.None is what makes .NET take flock(LOCK_EX); any other share mode takes LOCK_SH.
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(LockPollInterval, cancellationToken);
+            }
+            catch (IOException)
+            {
+                throw new HostLockTimeoutException(hostPath, timeout);
+            }
+        }
+    }
+
+    private static readonly TimeSpan LockPollInterval = TimeSpan.FromMilliseconds(10);
 
     /// <summary>The path on this machine for <paramref name="hostPath"/>.</summary>
     internal string Resolve(string hostPath) => HostPaths.Resolve(_root, hostPath);

@@ -61,7 +61,7 @@ public sealed partial class HostInfoReader(IHostFileSystem files, IHostCommandRu
     /// cgroup2 mounted on /sys/fs/cgroup has <c>cgroup.controllers</c> at its top; a hybrid host has it only under
     /// <c>unified/</c>; a legacy host has neither.
     /// </summary>
-    private CgroupVersion ReadCgroupVersion()
+    public CgroupVersion ReadCgroupVersion()
     {
         if (files.FileExists("/sys/fs/cgroup/cgroup.controllers"))
         {

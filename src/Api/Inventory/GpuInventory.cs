@@ -31,6 +31,10 @@ public sealed class GpuInventory(
         return new GpuList(gpus, topology.DriverVersion, topology.Source, topology.Notes);
     }
 
+    /// <summary>The GPUs without live counters: the cached topology, for planning.</summary>
+    public async Task<IReadOnlyList<Gpu>> TopologyGpusAsync(bool refresh, CancellationToken cancellationToken) =>
+        (await TopologyAsync(refresh, cancellationToken)).Gpus;
+
     /// <summary>The GPU whose UUID, PCI address or index is <paramref name="gpuId"/>, or null.</summary>
     public async Task<Gpu?> FindAsync(string gpuId, bool refresh, CancellationToken cancellationToken)
     {

@@ -61,14 +61,17 @@ public static partial class InventoryApi
     /// <param name="Refresh">Reread the topology instead of using the cached one.</param>
     public sealed record GpuRoute([FromRoute] string GpuId, [FromQuery] bool? Refresh);
 
-    private sealed partial class GpuRouteValidator : AbstractValidator<GpuRoute>
+    public const string GpuIdRule = "a GPU UUID (GPU-xxxxxxxx-…), a PCI address (0000:01:00.0) or an index (0, 1, …)";
+
+    /// <summary>Whether <paramref name="gpuId"/> has the shape of a UUID, a PCI address or an index.</summary>
+    public static bool IsWellFormedGpuId(string gpuId) => GpuIdPattern().IsMatch(gpuId) || PciAddress.Normalize(gpuId) is not null;
+
+    [GeneratedRegex(@"^(?:GPU-[0-9A-F]{8}(?:-[0-9A-F]{4}){3}-[0-9A-F]{12}|[0-9]{1,3})$", RegexOptions.IgnoreCase)]
+    private static partial Regex GpuIdPattern();
+
+    private sealed class GpuRouteValidator : AbstractValidator<GpuRoute>
     {
         public GpuRouteValidator() =>
-            RuleFor(r => r.GpuId)
-                .Must(id => GpuIdPattern().IsMatch(id) || PciAddress.Normalize(id) is not null)
-                .WithMessage("gpuId must be a GPU UUID (GPU-xxxxxxxx-…), a PCI address (0000:01:00.0) or an index (0, 1, …).");
-
-        [GeneratedRegex(@"^(?:GPU-[0-9A-F]{8}(?:-[0-9A-F]{4}){3}-[0-9A-F]{12}|[0-9]{1,3})$", RegexOptions.IgnoreCase)]
-        private static partial Regex GpuIdPattern();
+            RuleFor(r => r.GpuId).Must(IsWellFormedGpuId).WithMessage($"gpuId must be {GpuIdRule}.");
     }
 }

@@ -110,5 +110,11 @@ public sealed class ProblemResponseTests
         public HostFileStat? Stat(string hostPath) => throw new InvalidOperationException("disk on fire");
 
         public string? ReadLinkName(string hostPath) => throw new InvalidOperationException("disk on fire");
+
+        public Task<byte[]?> TryReadBytesAsync(string hostPath, CancellationToken cancellationToken) => throw new InvalidOperationException("disk on fire");
+
+        public Task WriteAtomicAsync(string hostPath, byte[] bytes, CancellationToken cancellationToken) => throw new InvalidOperationException("disk on fire");
+
+        public Task<IDisposable> LockAsync(string hostPath, TimeSpan timeout, CancellationToken cancellationToken) => throw new InvalidOperationException("disk on fire");
     }
 }

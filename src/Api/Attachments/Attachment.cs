@@ -1,0 +1,90 @@
+using System.Text.Json.Serialization;
+
+namespace GpuLxc.Api.Attachments;
+
+public enum AttachmentMode
+{
+    /// <summary><c>dev</c> where the host supports it (Proxmox VE ≥ 8.1), else <c>raw</c>.</summary>
+    Auto,
+
+    /// <summary>Raw LXC lines: a cgroup device rule per major and a bind mount per node.</summary>
+    Raw,
+
+    /// <summary>Proxmox <c>devN:</c> entries; Proxmox resolves majors at each start.</summary>
+    Dev,
+}
+
+/// <summary>The body of <c>PUT /api/v1/containers/{containerId}/gpu</c>.</summary>
+/// <param name="Gpus">GPU ids (UUID, PCI address or index); omitted or empty = every NVIDIA GPU.</param>
+/// <param name="Mode"><c>auto</c> (default), <c>raw</c> or <c>dev</c>.</param>
+/// <param name="IncludeModeset">Pass <c>/dev/nvidia-modeset</c> when it exists (default true).</param>
+/// <param name="IncludeUvmTools">Pass <c>/dev/nvidia-uvm-tools</c> when it exists (default true).</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record AttachRequest(
+    IReadOnlyList<string>? Gpus = null,
+    AttachmentMode Mode = AttachmentMode.Auto,
+    bool IncludeModeset = true,
+    bool IncludeUvmTools = true);
+
+/// <summary>A config line GpuLxc manages: <c>key: value</c> (a <c>devN</c> key is any free index).</summary>
+/// <param name="Key">e.g. <c>lxc.cgroup2.devices.allow</c>, <c>lxc.mount.entry</c>, <c>dev0</c>.</param>
+/// <param name="Value">e.g. <c>c 195:* rwm</c>.</param>
+/// <param name="Present">Whether the line is in the config now.</param>
+public sealed record ManagedLine(string Key, string Value, bool Present);
+
+/// <summary>A device node passed to the container, with the numbers the host gave it.</summary>
+public sealed record AttachedNode(string Path, uint Major, uint Minor);
+
+public enum DriftStatus
+{
+    /// <summary>The config has every line GpuLxc wrote, and they match the host.</summary>
+    InSync,
+
+    /// <summary>Lines GpuLxc wrote were removed or changed by hand.</summary>
+    EditedByHand,
+
+    /// <summary>The host's device majors or nodes changed (driver or kernel update): the lines are stale.</summary>
+    HostChanged,
+
+    /// <summary>Nodes the attachment needs are missing on the host now.</summary>
+    NodesMissing,
+}
+
+/// <summary>Whether an attachment still holds, and what to do when it does not.</summary>
+public sealed record Drift(DriftStatus Status, string Detail, string? Fix);
+
+/// <summary>A container's GPU attachment.</summary>
+/// <param name="ContainerId">The container.</param>
+/// <param name="Mode">The mode in effect (<c>raw</c> or <c>dev</c>).</param>
+/// <param name="Gpus">The attached GPUs, by PCI address.</param>
+/// <param name="Lines">The lines GpuLxc manages in the config, and whether each is there.</param>
+/// <param name="DeviceNodes">The device nodes passed, with their majors and minors.</param>
+/// <param name="Drift">Whether the config and the host still agree with what GpuLxc wrote.</param>
+/// <param name="UpdatedAt">When GpuLxc last wrote the attachment.</param>
+public sealed record Attachment(
+    string ContainerId,
+    AttachmentMode Mode,
+    IReadOnlyList<string> Gpus,
+    IReadOnlyList<ManagedLine> Lines,
+    IReadOnlyList<AttachedNode> DeviceNodes,
+    Drift Drift,
+    DateTimeOffset UpdatedAt);
+
+/// <summary>What a PUT or DELETE did, or with <c>dryRun</c> would do.</summary>
+/// <param name="Attachment">The attachment after the change; null after a detach.</param>
+/// <param name="Changed">Whether the config was (or would be) rewritten; false when it already said this.</param>
+/// <param name="DryRun">Nothing was written.</param>
+/// <param name="RestartRequired">The container runs and must restart for the change to take effect.</param>
+/// <param name="Restarted">GpuLxc restarted the container (<c>restart=true</c>).</param>
+/// <param name="Added">Lines added to the config.</param>
+/// <param name="Removed">Lines removed from the config.</param>
+/// <param name="Diff">A unified diff of the config.</param>
+public sealed record AttachmentChange(
+    Attachment? Attachment,
+    bool Changed,
+    bool DryRun,
+    bool RestartRequired,
+    bool Restarted,
+    IReadOnlyList<string> Added,
+    IReadOnlyList<string> Removed,
+    string Diff);

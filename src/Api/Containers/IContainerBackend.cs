@@ -1,0 +1,42 @@
+using GpuLxc.Api.Containers.Config;
+using GpuLxc.Api.HostAccess;
+
+namespace GpuLxc.Api.Containers;
+
+/// <summary>What GpuLxc needs from a container manager: where configs live, how they are written, and status.</summary>
+public interface IContainerBackend
+{
+    HostBackend Kind { get; }
+
+    /// <summary>Whether <paramref name="containerId"/> is an id this backend uses (checked before any path is built).</summary>
+    bool IsValidId(string containerId);
+
+    /// <summary>A sentence that says what a valid id is.</summary>
+    string IdRule { get; }
+
+    string ConfigPath(string containerId);
+
+    /// <summary>The lock file taken while editing the config.</summary>
+    string LockPath(string containerId);
+
+    ConfigText ParseConfig(byte[] bytes);
+
+    /// <summary>The ids of every container, from the config files.</summary>
+    IReadOnlyList<string> ListIds();
+
+    /// <summary>The status of every container, in one call to the container manager.</summary>
+    Task<IReadOnlyDictionary<string, ContainerStatus>> StatusesAsync(CancellationToken cancellationToken);
+
+    Task<ContainerStatus> StatusAsync(string containerId, CancellationToken cancellationToken);
+
+    Task RestartAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>Name, privilege, OS type and lock from the parsed config.</summary>
+    (string Name, bool Unprivileged, string? OsType, string? Lock) Describe(string containerId, ConfigText config);
+
+    /// <summary>Whether Proxmox <c>devN:</c> entries can be used (PVE ≥ 8.1).</summary>
+    Task<bool> SupportsDeviceEntriesAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The container manager failed to do what was asked.</summary>
+public sealed class ContainerBackendException(string message) : Exception(message);
