@@ -40,6 +40,7 @@ public static class ApiDocumentation
                 Description = $"An API key sent as `{ApiKeyAuthenticationHandler.HeaderName}: <key>`.",
             });
             options.OperationFilter<ScopeOperationFilter>();
+            options.SchemaFilter<OptionalParameterSchemaFilter>();
             options.SupportNonNullableReferenceTypes();
             options.NonNullableReferenceTypesAsRequired();
             // Lets a nullable property that refers to a schema say so (allOf + nullable in OpenAPI 3.0).
@@ -59,6 +60,34 @@ public static class ApiDocumentation
             options.SwaggerEndpoint(DocumentPath, "GpuLxc v1");
         });
         return app;
+    }
+
+    /// <summary>
+    /// A record parameter with a default value is optional in JSON: it is not <c>required</c>, and its default is
+    /// documented, so that generated clients send what the server would assume.
+    /// </summary>
+    private sealed class OptionalParameterSchemaFilter : ISchemaFilter
+    {
+        public void Apply(IOpenApiSchema schema, SchemaFilterContext context)
+        {
+            if (schema is not OpenApiSchema concrete || concrete.Properties is null)
+            {
+                return;
+            }
+
+            var parameters = context.Type.GetConstructors().SelectMany(c => c.GetParameters()).Where(p => p.HasDefaultValue && p.Name is not null);
+            foreach (var parameter in parameters)
+            {
+                var name = System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(parameter.Name!);
+                concrete.Required?.Remove(name);
+                if (parameter.DefaultValue is not null && concrete.Properties.TryGetValue(name, out var property) && property is OpenApiSchema target)
+                {
+                    target.Default = System.Text.Json.Nodes.JsonValue.Create(parameter.DefaultValue is Enum value
+                        ? System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(value.ToString())
+                        : parameter.DefaultValue);
+                }
+            }
+        }
     }
 
     /// <summary>States on each operation which keys it accepts and the scope it needs.</summary>

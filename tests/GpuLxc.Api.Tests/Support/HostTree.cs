@@ -111,6 +111,62 @@ public sealed class HostTree : IDisposable
         return this;
     }
 
+    /// <summary>Removes every NVIDIA device node (a copied sample may carry nodes made by its materialize.sh).</summary>
+    public HostTree WithoutNvidiaNodes()
+    {
+        foreach (var entry in Directory.EnumerateFileSystemEntries(PathOf("/dev"), "nvidia*"))
+        {
+            if (Directory.Exists(entry))
+            {
+                Directory.Delete(entry, recursive: true);
+            }
+            else
+            {
+                File.Delete(entry);
+            }
+        }
+
+        return this;
+    }
+
+    /// <summary>
+    /// A stub <c>pct</c>: <c>list</c> and <c>status</c> answer from <see cref="SetStatus"/>, <c>reboot</c> is logged to
+    /// <see cref="PctLog"/>.
+    /// </summary>
+    public HostTree WithPct() => WithCommand("pct", """
+        dir=$(dirname "$0")
+        case "$1" in
+          list) echo "VMID       Status     Lock         Name"
+                for f in "$dir"/pct-state/*; do [ -e "$f" ] && echo "$(basename "$f")        $(cat "$f")                 ct"; done; exit 0 ;;
+          status) echo "status: $(cat "$dir/pct-state/$2" 2>/dev/null || echo stopped)" ;;
+          reboot) echo "reboot $2" >> "$dir/pct.log" ;;
+          *) echo "stub pct: $*" >&2; exit 2 ;;
+        esac
+        """);
+
+    public string PctLog => Path.Join(BinDir, "pct.log");
+
+    /// <summary>A Proxmox container config and its status for the stub <c>pct</c>.</summary>
+    public HostTree WithContainer(string vmid, string config, string status = "stopped") =>
+        WithContainer(vmid, System.Text.Encoding.UTF8.GetBytes(config), status);
+
+    public HostTree WithContainer(string vmid, byte[] config, string status = "stopped")
+    {
+        var path = PathOf($"/etc/pve/lxc/{vmid}.conf");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, config);
+        return SetStatus(vmid, status);
+    }
+
+    public HostTree SetStatus(string vmid, string status)
+    {
+        Directory.CreateDirectory(Path.Join(BinDir, "pct-state"));
+        File.WriteAllText(Path.Join(BinDir, "pct-state", vmid), status);
+        return this;
+    }
+
+    public byte[] Bytes(string hostPath) => File.ReadAllBytes(PathOf(hostPath));
+
     public HostTree WithoutCommand(string name)
     {
         File.Delete(Path.Join(BinDir, name));
