@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Globalization;
+using GpuLxc.Api.Tests.Support;
+using GpuLxc.Client;
+
+namespace GpuLxc.Api.Tests.Api;
+
+/// <summary>
+/// Attachments proven inside a real LXC container (CI runs as root with lxc and busybox-static installed). With no
+/// NVIDIA driver on the machine, stand-in nodes are made at /dev/nvidia0 (195:0), /dev/nvidiactl (195:255) and
+/// /dev/nvidia-uvm (a free major that is not 243). Opening a node the device cgroup lets through fails with ENXIO
+/// (there is no driver behind it); a denied one fails with EPERM.
+/// </summary>
+public sealed class RealLxcTests : IDisposable
+{
+    private const string NoDevice = "No such device or address";
+    private const string Denied = "Operation not permitted";
+
+    private readonly string _name = $"gpulxc-ci-{Guid.NewGuid().ToString("N")[..8]}";
+    private readonly List<string> _standIns = [];
+    private readonly HostTree _tree = new();
+    private readonly uint _uvmMajor;
+    private readonly bool _cgroup2;
+
+    public RealLxcTests()
+    {
+        Require(Environment.UserName == "root", "these tests need root (CI runs as root)");
+        Require(File.Exists("/usr/bin/lxc-create") && File.Exists("/usr/share/lxc/templates/lxc-busybox"),
+            "lxc is not installed: `apt-get install lxc busybox-static` (.ci/run does)");
+        Require(!File.Exists("/proc/driver/nvidia/version") && !Directory.EnumerateFileSystemEntries("/dev", "nvidia*").Any(),
+            "this machine has NVIDIA device nodes already; the stand-in nodes need a host without the driver");
+
+        _cgroup2 = File.Exists("/sys/fs/cgroup/cgroup.controllers");
+        var used = File.ReadAllLines("/proc/devices").Select(l => l.Trim().Split(' ')[0]).ToHashSet();
+        _uvmMajor = Enumerable.Range(500, 12).Select(m => (uint)m).First(m => !used.Contains(m.ToString(CultureInfo.InvariantCulture)));
+
+        MakeStandIn("/dev/nvidia0", 195, 0);
+        MakeStandIn("/dev/nvidiactl", 195, 255);
+        MakeStandIn("/dev/nvidia-uvm", _uvmMajor, 0);
+
+        // The host as GpuLxc sees it: the real /dev, /run and /var/lib/lxc and cgroup tree, and a GPU in sysfs and
+        // procfs that the stand-in nodes belong to.
+        _tree.WithSymlink("/dev", "/dev").WithSymlink("/run", "/run").WithSymlink("/var", "/var").WithSymlink("/sys/fs/cgroup", "/sys/fs/cgroup")
+            .WithPciGpu("0000:01:00.0", "2504", "nvidia")
+            .WithFile("/proc/driver/nvidia/version", "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.127.05  Tue Oct  8 03:22:07 UTC 2024\n")
+            .WithFile("/proc/driver/nvidia/gpus/0000:01:00.0/information", "Model: \t\t NVIDIA GeForce RTX 3060\nDevice Minor: \t 0\n")
+            .WithFile("/proc/devices", $"Character devices:\n  1 mem\n195 nvidia-frontend\n{_uvmMajor} nvidia-uvm\n\nBlock devices:\n  7 loop\n");
+
+        Run("lxc-create", "-n", _name, "-t", "busybox");
+        File.WriteAllText($"/var/lib/lxc/{_name}/config", BaseConfig());
+    }
+
+    public void Dispose()
+    {
+        RunQuietly("lxc-stop", "-n", _name, "-k");
+        RunQuietly("lxc-destroy", "-n", _name, "-f");
+        foreach (var node in _standIns)
+        {
+            File.Delete(node);
+        }
+
+        _tree.Dispose();
+    }
+
+    [Fact]
+    public async Task AnAttachedGpuIsReachableInsideAndADetachedOneIsDenied()
+    {
+        using var factory = new GpuLxcApiFactory(_tree);
+        factory.Settings["GpuLxc:Host:Backend"] = "lxc";
+        factory.Settings["GpuLxc:Host:BinPath"] = "";
+        var client = factory.CreateGpuLxcClient();
+
+        var attached = await client.AttachGpuAsync(_name, new AttachRequest());
+        Run("lxc-start", "-n", _name);
+        WaitRunning();
+
+        var listed = (await client.ListContainersAsync()).Single(c => c.Id == _name);
+        Assert.Equal((ContainerStatus.Running, AttachmentMode.Raw), (listed.Status, listed.Attachment!.Mode));
+        Assert.Equal(AttachmentMode.Raw, attached.Attachment!.Mode);
+        Assert.Contains(_cgroup2 ? $"lxc.cgroup2.devices.allow = c {_uvmMajor}:* rwm" : $"lxc.cgroup.devices.allow = c {_uvmMajor}:* rwm", attached.Added);
+        foreach (var node in (string[])["/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm"])
+        {
+            Assert.Contains(NoDevice, Inside($"cat {node}"), StringComparison.Ordinal);
+        }
+
+        var detached = await client.DetachGpuAsync(_name, restart: true);
+        WaitRunning();
+
+        Assert.True(detached.Restarted);
+        Assert.Contains("No such file or directory", Inside("cat /dev/nvidia0"), StringComparison.Ordinal);
+        Assert.Contains(Denied, Inside("mknod /tmp/gpu c 195 0; cat /tmp/gpu"), StringComparison.Ordinal);
+        Assert.Contains(Denied, Inside($"mknod /tmp/uvm c {_uvmMajor} 0; cat /tmp/uvm"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheManualProceduresHardCodedMajorLeavesNvidiaUvmDenied()
+    {
+        // The seed procedure's lines, as its readers paste them (its cgroup-v1 key and uvm major 243).
+        File.AppendAllText($"/var/lib/lxc/{_name}/config", """
+            lxc.cgroup.devices.allow = c 195:* rwm
+            lxc.cgroup.devices.allow = c 243:* rwm
+            lxc.mount.entry = /dev/nvidia0 dev/nvidia0 none bind,optional,create=file
+            lxc.mount.entry = /dev/nvidiactl dev/nvidiactl none bind,optional,create=file
+            lxc.mount.entry = /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file
+
+            """);
+        Run("lxc-start", "-n", _name);
+        WaitRunning();
+
+        Assert.Contains(Denied, Inside("cat /dev/nvidia-uvm"), StringComparison.Ordinal);
+    }
+
+    private string BaseConfig()
+    {
+        var allow = _cgroup2 ? "lxc.cgroup2.devices" : "lxc.cgroup.devices";
+        return $"""
+            lxc.rootfs.path = dir:/var/lib/lxc/{_name}/rootfs
+            lxc.uts.name = {_name}
+            lxc.net.0.type = empty
+            lxc.apparmor.profile = unconfined
+            lxc.signal.halt = SIGUSR1
+            lxc.autodev = 1
+            lxc.tty.max = 1
+            lxc.pty.max = 1
+            lxc.cap.drop = sys_module mac_admin mac_override sys_time
+            lxc.mount.auto = cgroup:mixed proc:mixed sys:ro
+            lxc.mount.entry = /lib lib none ro,bind 0 0
+            lxc.mount.entry = /usr/lib usr/lib none ro,bind 0 0
+            lxc.mount.entry = /lib64 lib64 none ro,bind,optional 0 0
+            {allow}.deny = a
+            {allow}.allow = c *:* m
+            {allow}.allow = c 1:3 rwm
+            {allow}.allow = c 1:5 rwm
+            {allow}.allow = c 1:8 rwm
+            {allow}.allow = c 1:9 rwm
+            {allow}.allow = c 5:0 rwm
+            {allow}.allow = c 5:2 rwm
+            {allow}.allow = c 136:* rwm
+
+            """;
+    }
+
+    private string Inside(string script) => Run("lxc-attach", "-n", _name, "--", "/bin/sh", "-c", $"{{ {script}; }} 2>&1; true");
+
+    private void WaitRunning()
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (Run("lxc-info", "-n", _name, "-s", "-H").Trim() == "RUNNING")
+            {
+                return;
+            }
+
+            Thread.Sleep(100);
+        }
+
+        Assert.Fail($"{_name} did not start");
+    }
+
+    private void MakeStandIn(string path, uint major, uint minor)
+    {
+        Run("mknod", "-m", "666", path, "c", major.ToString(CultureInfo.InvariantCulture), minor.ToString(CultureInfo.InvariantCulture));
+        _standIns.Add(path);
+    }
+
+    private static string Run(string program, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {error}");
+        }
+
+        return output.Result;
+    }
+
+    private static void RunQuietly(string program, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        process.WaitForExit();
+    }
+
+    private static void Require(bool condition, string what)
+    {
+        if (!condition)
+        {
+            throw new InvalidOperationException($"Real LXC tests cannot run: {what}.");
+        }
+    }
+}
