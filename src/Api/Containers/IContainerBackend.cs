@@ -38,5 +38,24 @@ public interface IContainerBackend
     Task<bool> SupportsDeviceEntriesAsync(CancellationToken cancellationToken);
 }
 
+/// <summary>The listing tools of both backends print a header line, then one container per line: id, state, ….</summary>
+internal static class StatusTable
+{
+    public static Dictionary<string, ContainerStatus> Parse(string output, Func<string, bool> isValidId, Func<string, ContainerStatus> parseState)
+    {
+        var statuses = new Dictionary<string, ContainerStatus>(StringComparer.Ordinal);
+        foreach (var line in output.Split('\n').Skip(1))
+        {
+            var columns = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (columns.Length >= 2 && isValidId(columns[0]))
+            {
+                statuses[columns[0]] = parseState(columns[1]);
+            }
+        }
+
+        return statuses;
+    }
+}
+
 /// <summary>The container manager failed to do what was asked.</summary>
 public sealed class ContainerBackendException(string message) : Exception(message);

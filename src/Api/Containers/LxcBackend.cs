@@ -39,17 +39,7 @@ public sealed partial class LxcBackend(IHostFileSystem files, IHostCommandRunner
             throw new ContainerBackendException($"lxc-ls exited with {result.ExitCode}: {result.StandardError.Trim()}");
         }
 
-        var statuses = new Dictionary<string, ContainerStatus>(StringComparer.Ordinal);
-        foreach (var line in result.StandardOutput.Split('\n').Skip(1))
-        {
-            var columns = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (columns.Length >= 2 && IsValidId(columns[0]))
-            {
-                statuses[columns[0]] = ParseState(columns[1]);
-            }
-        }
-
-        return statuses;
+        return StatusTable.Parse(result.StandardOutput, IsValidId, ParseState);
     }
 
     /// <summary><c>lxc-info -n &lt;name&gt; -s -H</c> prints the bare state: <c>RUNNING</c>, <c>STOPPED</c>, …</summary>

@@ -43,17 +43,7 @@ public sealed partial class ProxmoxBackend(IHostFileSystem files, IHostCommandRu
             throw new ContainerBackendException($"pct list exited with {result.ExitCode}: {result.StandardError.Trim()}");
         }
 
-        var statuses = new Dictionary<string, ContainerStatus>(StringComparer.Ordinal);
-        foreach (var line in result.StandardOutput.Split('\n').Skip(1))
-        {
-            var columns = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (columns.Length >= 2 && IsValidId(columns[0]))
-            {
-                statuses[columns[0]] = ParseStatus(columns[1]);
-            }
-        }
-
-        return statuses;
+        return StatusTable.Parse(result.StandardOutput, IsValidId, ParseStatus);
     }
 
     /// <summary><c>pct status &lt;vmid&gt;</c> prints <c>status: running</c>.</summary>
