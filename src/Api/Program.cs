@@ -6,6 +6,7 @@ using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Inventory;
+using GpuLxc.Api.Nvenc;
 
 // Settings files sit beside the binary; the working directory is only where ./data goes by default.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -21,6 +22,7 @@ builder.Services.AddHostInfo();
 builder.Services.AddInventory(builder.Configuration);
 builder.Services.AddDiagnostics();
 builder.Services.AddContainers();
+builder.Services.AddNvenc();
 builder.Services.AddHealth();
 
 var app = builder.Build();
@@ -37,5 +39,6 @@ api.MapHost();
 api.MapInventory();
 api.MapDiagnostics();
 api.MapContainers();
+api.MapNvenc();
 
 await app.RunAsync();

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
+using GpuLxc.Api.Infrastructure;
 using Microsoft.AspNetCore.Authorization;
 
 namespace GpuLxc.Api.Auth;
@@ -8,10 +9,9 @@ public static class ApiKeyAuthentication
     public static IServiceCollection AddApiKeyAuthentication(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<ApiKeyOptions>(configuration.GetSection(ApiKeyOptions.Section));
-        services.AddSingleton<ApiKeyStore>();
-        // Resolve the store at start-up: bad key configuration stops the service, and the generated key exists
-        // (and its path is logged) before the first request.
-        services.AddHostedService<ApiKeyStartup>();
+        // Built at start-up: bad key configuration stops the service, and the generated key exists (and its path is
+        // logged) before the first request.
+        services.AddEagerSingleton<ApiKeyStore>();
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
@@ -56,16 +56,5 @@ public static class ApiKeyAuthentication
                 typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]));
         });
         return group;
-    }
-
-    private sealed class ApiKeyStartup(IServiceProvider services) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken)
-        {
-            services.GetRequiredService<ApiKeyStore>();
-            return Task.CompletedTask;
-        }
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -21,6 +21,17 @@ public sealed class GpuLxcDatabase
             nodes        TEXT NOT NULL,
             updated_at   TEXT NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS lease (
+            id           TEXT PRIMARY KEY,
+            budget       TEXT NOT NULL,
+            holder       TEXT NOT NULL,
+            container_id TEXT,
+            gpu          TEXT,
+            created_at   INTEGER NOT NULL,
+            expires_at   INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS lease_budget ON lease (budget, expires_at);
+        CREATE INDEX IF NOT EXISTS lease_container ON lease (container_id, expires_at);
         CREATE TABLE IF NOT EXISTS audit (
             id           INTEGER PRIMARY KEY AUTOINCREMENT,
             at           TEXT NOT NULL,
@@ -51,6 +62,11 @@ public sealed class GpuLxcDatabase
         _ = _created.Value;
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
+        // With WAL, NORMAL keeps every commit across a crash of the process and the database consistent across
+        // power loss, without an fsync per commit.
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous = NORMAL";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }
 

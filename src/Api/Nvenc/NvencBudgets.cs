@@ -1,0 +1,90 @@
+using GpuLxc.Api.Inventory;
+using Microsoft.Extensions.Options;
+
+namespace GpuLxc.Api.Nvenc;
+
+/// <summary>A budget's definition: which GPUs count against it and how many sessions it allows (null = unrestricted).</summary>
+public sealed record BudgetDefinition(string Key, IReadOnlyList<string> Gpus, int? Limit, NvencLimitSource Source);
+
+/// <summary>The budgets as the host defines them now, and the encode sessions the driver reports.</summary>
+public sealed record BudgetReading(IReadOnlyList<BudgetDefinition> Budgets, IReadOnlyList<ObservedSession> Sessions, IReadOnlyDictionary<string, int> ObservedByGpu, IReadOnlyList<string> Notes)
+{
+    public int Observed(BudgetDefinition budget) => budget.Gpus.Sum(gpu => ObservedByGpu.GetValueOrDefault(gpu));
+}
+
+/// <summary>
+/// Derives budgets from the inventory (limits by driver branch and brand, <c>GpuLxc:Nvenc:LimitOverride</c> first)
+/// and reads the sessions the driver reports, caching the reading for <see cref="ReadingTtl"/> so that a burst of
+/// acquisitions costs one read.
+/// </summary>
+public sealed class NvencBudgets(GpuInventory inventory, SessionAttribution attribution, IOptions<NvencOptions> options, TimeProvider time)
+{
+    public const string HostBudget = "host";
+    public static readonly TimeSpan ReadingTtl = TimeSpan.FromMilliseconds(500);
+
+    private (BudgetReading Reading, DateTimeOffset ReadAt)? _cached;
+
+    public bool PerGpu => string.Equals(options.Value.Scope, "gpu", StringComparison.OrdinalIgnoreCase);
+
+    public async Task<BudgetReading> ReadAsync(bool fresh, CancellationToken cancellationToken)
+    {
+        if (!fresh && _cached is { } cached && time.GetUtcNow() - cached.ReadAt < ReadingTtl)
+        {
+            return cached.Reading;
+        }
+
+        var reading = await ReadNowAsync(cancellationToken);
+        _cached = (reading, time.GetUtcNow());
+        return reading;
+    }
+
+    private async Task<BudgetReading> ReadNowAsync(CancellationToken cancellationToken)
+    {
+        var list = await inventory.ListAsync(refresh: false, cancellationToken);
+        var notes = new List<string>(list.Notes);
+        var encoders = list.Gpus.Where(g => g.Nvenc.Supported).ToList();
+        var limitOverride = options.Value.LimitOverride;
+        if (encoders.Count == 0)
+        {
+            notes.Add(list.Gpus.Count == 0 ? "No NVIDIA GPU is on this host." : "No GPU on this host has an NVENC encoder.");
+        }
+
+        List<BudgetDefinition> budgets;
+        if (PerGpu)
+        {
+            budgets = encoders.Select(g => new BudgetDefinition(g.PciAddress, [g.PciAddress], g.Nvenc.Limit, g.Nvenc.LimitSource)).ToList();
+        }
+        else if (limitOverride is { } configured)
+        {
+            budgets = [new BudgetDefinition(HostBudget, encoders.Select(g => g.PciAddress).ToList(), configured, NvencLimitSource.Override)];
+        }
+        else
+        {
+            // NVIDIA counts consumer sessions per machine; professional GPUs are limited only by hardware.
+            var limited = encoders.Where(g => g.Nvenc.Limit is not null).ToList();
+            budgets = encoders.Count == 0
+                ? [new BudgetDefinition(HostBudget, [], 0, NvencLimitSource.None)]
+                : [new BudgetDefinition(HostBudget, encoders.Select(g => g.PciAddress).ToList(),
+                    limited.Count > 0 ? limited.Min(g => g.Nvenc.Limit) : null,
+                    limited.Count > 0 ? limited[0].Nvenc.LimitSource : NvencLimitSource.None)];
+            if (limited.Count > 0 && limited.Count < encoders.Count)
+            {
+                notes.Add("This host mixes consumer and professional GPUs: the consumer limit applies to the host budget.");
+            }
+        }
+
+        var sessions = new List<ObservedSession>();
+        var observed = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var gpu in list.Gpus)
+        {
+            observed[gpu.PciAddress] = Math.Max(gpu.Nvenc.SessionCount ?? 0, gpu.Nvenc.Sessions.Count);
+            foreach (var session in gpu.Nvenc.Sessions)
+            {
+                sessions.Add(new ObservedSession(gpu.PciAddress, session.Pid, await attribution.ContainerOfAsync(session.Pid, cancellationToken),
+                    session.Codec, session.Width, session.Height, session.AverageFps));
+            }
+        }
+
+        return new BudgetReading(budgets, sessions, observed, notes);
+    }
+}

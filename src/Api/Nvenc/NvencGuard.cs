@@ -1,0 +1,182 @@
+using System.Globalization;
+using GpuLxc.Api.Inventory;
+using Microsoft.Extensions.Options;
+
+namespace GpuLxc.Api.Nvenc;
+
+/// <summary>The outcome of an acquisition.</summary>
+public sealed record AcquireOutcome(Lease? Lease, int RetryAfterSeconds, string? Refusal);
+
+/// <summary>
+/// Hands out leases against the NVENC budget: in use = max(active leases, sessions the driver reports), and a lease is
+/// granted only while that stays within the limit.
+/// </summary>
+public sealed partial class NvencGuard(
+    LeaseStore store,
+    NvencBudgets budgets,
+    LeaseWaitLine line,
+    IOptions<NvencOptions> options,
+    TimeProvider time,
+    ILogger<NvencGuard> logger)
+{
+    private readonly Dictionary<string, int> _peaks = new(StringComparer.Ordinal);
+    private readonly Lock _peakGate = new();
+
+    /// <summary>The last status read; what the metrics report between reads.</summary>
+    public NvencStatus? LastStatus { get; private set; }
+
+    public async Task<NvencStatus> StatusAsync(CancellationToken cancellationToken)
+    {
+        var reading = await budgets.ReadAsync(fresh: true, cancellationToken);
+        var leases = await store.ActiveAsync(cancellationToken);
+        var views = reading.Budgets.Select(budget =>
+        {
+            var active = leases.Count(l => l.Budget == budget.Key);
+            var observed = reading.Observed(budget);
+            var inUse = Math.Max(active, observed);
+            return new NvencBudget(budget.Key, budget.Gpus, budget.Limit, budget.Source, inUse,
+                budget.Limit is { } limit ? Math.Max(0, limit - inUse) : null, active, observed, Peak(budget.Key, active));
+        }).ToList();
+        var status = new NvencStatus(budgets.PerGpu ? "gpu" : "host", views, leases, reading.Sessions, reading.Notes);
+        LastStatus = status;
+        return status;
+    }
+
+    /// <summary>Grants a lease now, or (with a wait) when one frees in FIFO order; otherwise says when to retry.</summary>
+    /// <exception cref="NvencRequestException">The request cannot be served on this host (no encoder, unknown GPU).</exception>
+    public async Task<AcquireOutcome> AcquireAsync(LeaseRequest request, CancellationToken cancellationToken)
+    {
+        var reading = await budgets.ReadAsync(fresh: false, cancellationToken);
+        var budget = ChooseBudget(request, reading);
+        var ttl = TimeSpan.FromSeconds(request.TtlSeconds ?? options.Value.DefaultTtlSeconds);
+        int? quota = request.ContainerId is { } container && options.Value.Quotas.TryGetValue(container, out var cap) ? cap : null;
+
+        async Task<Lease?> TryOnceAsync(CancellationToken token)
+        {
+            var current = await budgets.ReadAsync(fresh: false, token);
+            if (budget.Limit is { } limit && current.Observed(budget) >= limit)
+            {
+                return null;
+            }
+
+            var (lease, active) = await store.TryAcquireAsync(budget.Key, budget.Limit, request.Holder, request.ContainerId,
+                budgets.PerGpu ? budget.Key : null, ttl, quota, token);
+            Peak(budget.Key, active);
+            return lease;
+        }
+
+        Lease? granted;
+        if (request.WaitSeconds is > 0 and var wait)
+        {
+            granted = await line.WaitAsync(budget.Key, TimeSpan.FromSeconds(wait), TryOnceAsync, cancellationToken);
+        }
+        else
+        {
+            granted = line.HasWaiters(budget.Key) ? null : await TryOnceAsync(cancellationToken);
+        }
+
+        if (granted is not null)
+        {
+            LogGranted(logger, granted.Id, granted.Holder, granted.Budget);
+            return new AcquireOutcome(granted, 0, null);
+        }
+
+        return new AcquireOutcome(null, await RetryAfterAsync(budget.Key, cancellationToken), Refusal(budget, reading, request, quota));
+    }
+
+    public Task<Lease?> FindAsync(string leaseId, CancellationToken cancellationToken) => store.FindAsync(leaseId, cancellationToken);
+
+    public Task<Lease?> RenewAsync(string leaseId, int? ttlSeconds, CancellationToken cancellationToken) =>
+        store.RenewAsync(leaseId, TimeSpan.FromSeconds(ttlSeconds ?? options.Value.DefaultTtlSeconds), cancellationToken);
+
+    public async Task<bool> ReleaseAsync(string leaseId, CancellationToken cancellationToken)
+    {
+        var released = await store.ReleaseAsync(leaseId, cancellationToken);
+        if (released is null)
+        {
+            return false;
+        }
+
+        line.SlotFreed(released.Budget);
+        return true;
+    }
+
+    /// <summary>Deletes expired leases and wakes the waiters their slots may serve.</summary>
+    public async Task ReapAsync(CancellationToken cancellationToken)
+    {
+        if (await store.ReapAsync(cancellationToken) > 0)
+        {
+            line.SlotsFreed();
+        }
+    }
+
+    private BudgetDefinition ChooseBudget(LeaseRequest request, BudgetReading reading)
+    {
+        if (!budgets.PerGpu)
+        {
+            var host = reading.Budgets.Single();
+            return host.Limit == 0 ? throw NoEncoder(reading) : host;
+        }
+
+        if (reading.Budgets.Count == 0)
+        {
+            throw NoEncoder(reading);
+        }
+
+        if (request.GpuId is { } gpuId)
+        {
+            var address = PciAddress.Normalize(gpuId);
+            return reading.Budgets.FirstOrDefault(b => b.Key == address || b.Key == gpuId)
+                   ?? throw new NvencRequestException(StatusCodes.Status409Conflict, "No such NVENC GPU.",
+                       $"No GPU with an NVENC encoder has the id '{gpuId}'; with scope gpu, give its PCI address.");
+        }
+
+        // The GPU with the most room now; unrestricted GPUs first.
+        return reading.Budgets.OrderByDescending(b => b.Limit is null ? int.MaxValue : b.Limit.Value - reading.Observed(b)).First();
+    }
+
+    private static NvencRequestException NoEncoder(BudgetReading reading) =>
+        new(StatusCodes.Status409Conflict, "This host has no NVENC encoder.", string.Join(" ", reading.Notes),
+            "Set GpuLxc:Nvenc:LimitOverride only if the driver is wrong about the encoder; otherwise encode in software.");
+
+    private static string Refusal(BudgetDefinition budget, BudgetReading reading, LeaseRequest request, int? quota) =>
+        quota is not null
+            ? $"The budget '{budget.Key}' (limit {budget.Limit?.ToString(CultureInfo.InvariantCulture) ?? "none"}) or container {request.ContainerId}'s quota of {quota} is full."
+            : $"The budget '{budget.Key}' is full: {budget.Limit} concurrent sessions allowed, {reading.Observed(budget)} observed running.";
+
+    /// <summary>Seconds until the budget's earliest lease lapses (1–60), or 5 when observed sessions hold the budget.</summary>
+    private async Task<int> RetryAfterAsync(string budget, CancellationToken cancellationToken)
+    {
+        var leases = await store.ActiveAsync(cancellationToken);
+        var earliest = leases.Where(l => l.Budget == budget).Select(l => l.ExpiresAt).DefaultIfEmpty().Min();
+        if (earliest == default)
+        {
+            return 5;
+        }
+
+        return (int)Math.Clamp(Math.Ceiling((earliest - time.GetUtcNow()).TotalSeconds), 1, 60);
+    }
+
+    private int Peak(string budget, int active)
+    {
+        lock (_peakGate)
+        {
+            var peak = Math.Max(_peaks.GetValueOrDefault(budget), active);
+            _peaks[budget] = peak;
+            return peak;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Lease {LeaseId} granted to {Holder} on budget {Budget}")]
+    private static partial void LogGranted(ILogger logger, string leaseId, string holder, string budget);
+}
+
+/// <summary>A lease request this host cannot serve; answered as problem+json.</summary>
+public sealed class NvencRequestException(int status, string title, string detail, string? fix = null) : Exception(detail)
+{
+    public int Status { get; } = status;
+
+    public string Title { get; } = title;
+
+    public string? Fix { get; } = fix;
+}
