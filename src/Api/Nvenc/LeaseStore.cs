@@ -21,11 +21,12 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
     public async Task<(Lease? Lease, int Active)> TryAcquireAsync(
         string budget, int? limit, string holder, string? containerId, string? gpu, TimeSpan ttl, int? quota, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        var lease = new Lease(Guid.NewGuid().ToString("N"), holder, containerId, gpu, budget, now, now + ttl);
         await _writes.WaitAsync(cancellationToken);
         try
         {
+            // The clock is read inside the gate, so that grants are stamped in the order they are made.
+            var now = time.GetUtcNow();
+            var lease = new Lease(Guid.NewGuid().ToString("N"), holder, containerId, gpu, budget, now, now + ttl);
             await using var connection = await database.OpenAsync(cancellationToken);
             await using var insert = connection.CreateCommand();
             insert.CommandText = $"""
@@ -55,10 +56,10 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
     /// <summary>Extends an active lease to now + <paramref name="ttl"/>; null when it expired or was released.</summary>
     public async Task<Lease?> RenewAsync(string id, TimeSpan ttl, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
         await _writes.WaitAsync(cancellationToken);
         try
         {
+            var now = time.GetUtcNow();
             await using var connection = await database.OpenAsync(cancellationToken);
             await using var update = connection.CreateCommand();
             update.CommandText = $"UPDATE lease SET expires_at = $expires WHERE id = $id AND expires_at > $now RETURNING {Columns}";
@@ -77,10 +78,10 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
     /// <summary>Ends a lease; returns it when it was active (null when unknown, expired or already released).</summary>
     public async Task<Lease?> ReleaseAsync(string id, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await _writes.WaitAsync(cancellationToken);
         try
         {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             await using var connection = await database.OpenAsync(cancellationToken);
             await using var delete = connection.CreateCommand();
             delete.CommandText = $"DELETE FROM lease WHERE id = $id RETURNING {Columns}";
@@ -105,12 +106,12 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
-    /// <summary>Every active lease, oldest first.</summary>
+    /// <summary>Every lease active now (granted at or before now, lapsing after it), oldest first.</summary>
     public async Task<IReadOnlyList<Lease>> ActiveAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var select = connection.CreateCommand();
-        select.CommandText = $"SELECT {Columns} FROM lease WHERE expires_at > $now ORDER BY created_at, id";
+        select.CommandText = $"SELECT {Columns} FROM lease WHERE created_at <= $now AND expires_at > $now ORDER BY created_at, id";
         select.Parameters.AddWithValue("$now", time.GetUtcNow().ToUnixTimeMilliseconds());
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
         var leases = new List<Lease>();

@@ -61,7 +61,11 @@ public sealed partial class NvencGuard(
 
             var (lease, active) = await store.TryAcquireAsync(budget.Key, budget.Limit, request.Holder, request.ContainerId,
                 budgets.PerGpu ? budget.Key : null, ttl, quota, token);
-            Peak(budget.Key, active);
+            if (lease is not null)
+            {
+                Peak(budget.Key, active);
+            }
+
             return lease;
         }
 

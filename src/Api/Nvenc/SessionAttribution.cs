@@ -6,7 +6,7 @@ namespace GpuLxc.Api.Nvenc;
 
 /// <summary>
 /// Which container a host process runs in, from <c>/proc/&lt;pid&gt;/cgroup</c>: Proxmox puts containers under
-/// <c>/lxc/&lt;vmid&gt;/</c>, plain LXC (4.0+) under <c>lxc.payload.&lt;name&gt;</c>.
+/// <c>/lxc/&lt;vmid&gt;/</c>, plain LXC under <c>lxc.payload.&lt;name&gt;</c> (4.0+) or <c>/lxc/&lt;name&gt;/</c> (3.x).
 /// </summary>
 public sealed partial class SessionAttribution(IHostFileSystem files)
 {
@@ -32,6 +32,6 @@ public sealed partial class SessionAttribution(IHostFileSystem files)
         return null;
     }
 
-    [GeneratedRegex(@"/lxc/(?<vmid>[1-9][0-9]{2,8})(?:/|$)|/lxc\.payload[./](?<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63}?)(?:/|$)")]
+    [GeneratedRegex(@"/lxc/(?:(?<vmid>[1-9][0-9]{2,8})|(?<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63}?))(?:/|$)|/lxc\.payload[./](?<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63}?)(?:/|$)")]
     private static partial Regex ContainerPattern();
 }

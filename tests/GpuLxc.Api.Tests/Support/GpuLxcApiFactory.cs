@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using GpuLxc.Client;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace GpuLxc.Api.Tests.Support;
@@ -20,6 +22,9 @@ public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys =
     public ConcurrentQueue<string> Logs { get; } = new();
 
     public Dictionary<string, string?> Settings { get; } = new();
+
+    /// <summary>Replaces services after the service's own registrations (a test clock, a fake NVML).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; set; }
 
     public IGpuLxcClient CreateGpuLxcClient(string? key = TestKeys.Admin) => new GpuLxcClient(CreateKeyedClient(key));
 
@@ -54,6 +59,10 @@ public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys =
         }
 
         builder.ConfigureLogging(logging => logging.AddProvider(new CollectingLoggerProvider(Logs)));
+        if (ConfigureServices is { } configure)
+        {
+            builder.ConfigureTestServices(configure);
+        }
     }
 
     protected override void Dispose(bool disposing)
