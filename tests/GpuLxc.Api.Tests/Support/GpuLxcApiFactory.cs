@@ -30,7 +30,7 @@ public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys =
 
     public HttpClient CreateKeyedClient(string? key = TestKeys.Admin)
     {
-        var http = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var http = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = ClientOptions.BaseAddress });
         if (key is not null)
         {
             http.DefaultRequestHeaders.Authorization = new("Bearer", key);
