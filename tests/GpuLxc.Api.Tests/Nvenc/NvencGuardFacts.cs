@@ -79,10 +79,12 @@ public sealed class NvencGuardFacts
         await guard.StatusAsync(CancellationToken.None);
 
         var values = new Dictionary<string, int>();
+        var meters = factory.Services.GetRequiredService<IMeterFactory>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == NvencMetrics.MeterName)
+            // Only this service's meter: other tests run services of their own in parallel.
+            if (instrument.Meter.Name == NvencMetrics.MeterName && instrument.Meter.Scope == meters)
             {
                 l.EnableMeasurementEvents(instrument);
             }
