@@ -85,7 +85,7 @@ public static class ContainersApi
         services.AddSingleton<ContainerBackends>();
         services.AddSingleton<AttachmentStore>();
         services.AddSingleton<AttachmentService>();
-        services.AddScoped<IValidator<AttachRequest>, AttachRequestValidator>();
+        services.AddSingleton<IValidator<AttachRequest>, AttachRequestValidator>();
         return services;
     }
 

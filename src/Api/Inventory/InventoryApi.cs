@@ -53,7 +53,7 @@ public static partial class InventoryApi
         services.AddSingleton<NvidiaSmiQuery>();
         services.AddSingleton<GpuInventory>();
         services.AddSingleton<HostDriverReader>();
-        services.AddScoped<IValidator<GpuRoute>, GpuRouteValidator>();
+        services.AddSingleton<IValidator<GpuRoute>, GpuRouteValidator>();
         return services;
     }
 

@@ -6,94 +6,81 @@ namespace GpuLxc.Api.Nvenc;
 /// <summary>
 /// Leases in SQLite. A grant is one <c>INSERT … SELECT … WHERE count &lt; limit</c>: SQLite runs the count and the
 /// insert under its write lock as one statement, so no interleaving — of threads here or of another process on the
-/// same file — can grant past the limit. Writers of this process also take turns on a gate, which is cheaper than
-/// contending for SQLite's lock.
+/// same file — can grant past the limit. Writes of this process take turns on a gate and share one connection with
+/// prepared statements (used by one writer at a time, never concurrently), which is far cheaper than opening a
+/// connection and contending for SQLite's lock per request.
 /// </summary>
 public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDisposable
 {
     private const string Columns = "id, budget, holder, container_id, gpu, created_at, expires_at";
 
     private readonly SemaphoreSlim _writes = new(1, 1);
+    private Writer? _writer;
 
-    public void Dispose() => _writes.Dispose();
+    public void Dispose()
+    {
+        _writer?.Dispose();
+        _writes.Dispose();
+    }
 
     /// <summary>Grants a lease when the budget and the container's quota have room; returns it and the leases now active in the budget.</summary>
-    public async Task<(Lease? Lease, int Active)> TryAcquireAsync(
-        string budget, int? limit, string holder, string? containerId, string? gpu, TimeSpan ttl, int? quota, CancellationToken cancellationToken)
-    {
-        await _writes.WaitAsync(cancellationToken);
-        try
+    public Task<(Lease? Lease, int Active)> TryAcquireAsync(
+        string budget, int? limit, string holder, string? containerId, string? gpu, TimeSpan ttl, int? quota, CancellationToken cancellationToken) =>
+        WriteAsync(async (writer, now) =>
         {
-            // The clock is read inside the gate, so that grants are stamped in the order they are made.
-            var now = time.GetUtcNow();
             var lease = new Lease(Guid.NewGuid().ToString("N"), holder, containerId, gpu, budget, now, now + ttl);
-            await using var connection = await database.OpenAsync(cancellationToken);
-            await using var insert = connection.CreateCommand();
-            insert.CommandText = $"""
-                INSERT INTO lease ({Columns})
-                SELECT $id, $budget, $holder, $container, $gpu, $now, $expires
-                WHERE ($limit IS NULL OR (SELECT COUNT(*) FROM lease WHERE budget = $budget AND expires_at > $now) < $limit)
-                  AND ($quota IS NULL OR (SELECT COUNT(*) FROM lease WHERE container_id = $container AND expires_at > $now) < $quota)
-                """;
-            insert.Parameters.AddWithValue("$id", lease.Id);
-            insert.Parameters.AddWithValue("$budget", budget);
-            insert.Parameters.AddWithValue("$holder", holder);
-            insert.Parameters.AddWithValue("$container", (object?)containerId ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$gpu", (object?)gpu ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-            insert.Parameters.AddWithValue("$expires", lease.ExpiresAt.ToUnixTimeMilliseconds());
-            insert.Parameters.AddWithValue("$limit", (object?)limit ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$quota", (object?)quota ?? DBNull.Value);
-            var granted = await insert.ExecuteNonQueryAsync(cancellationToken) == 1;
-            return (granted ? lease : null, await CountAsync(connection, budget, now, cancellationToken));
-        }
-        finally
-        {
-            _writes.Release();
-        }
-    }
+            var insert = writer.Insert;
+            insert.Parameters["$id"].Value = lease.Id;
+            insert.Parameters["$budget"].Value = budget;
+            insert.Parameters["$holder"].Value = holder;
+            insert.Parameters["$container"].Value = (object?)containerId ?? DBNull.Value;
+            insert.Parameters["$gpu"].Value = (object?)gpu ?? DBNull.Value;
+            insert.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
+            insert.Parameters["$expires"].Value = lease.ExpiresAt.ToUnixTimeMilliseconds();
+            insert.Parameters["$limit"].Value = (object?)limit ?? DBNull.Value;
+            insert.Parameters["$quota"].Value = (object?)quota ?? DBNull.Value;
+            // A row comes back only when the lease was granted, with the budget's active count after it.
+            return await insert.ExecuteScalarAsync(cancellationToken) is long active ? (lease, (int)active) : ((Lease?)null, 0);
+        }, cancellationToken);
 
     /// <summary>Extends an active lease to now + <paramref name="ttl"/>; null when it expired or was released.</summary>
-    public async Task<Lease?> RenewAsync(string id, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        await _writes.WaitAsync(cancellationToken);
-        try
+    public Task<Lease?> RenewAsync(string id, TimeSpan ttl, CancellationToken cancellationToken) =>
+        WriteAsync(async (writer, now) =>
         {
-            var now = time.GetUtcNow();
-            await using var connection = await database.OpenAsync(cancellationToken);
-            await using var update = connection.CreateCommand();
-            update.CommandText = $"UPDATE lease SET expires_at = $expires WHERE id = $id AND expires_at > $now RETURNING {Columns}";
-            update.Parameters.AddWithValue("$id", id);
-            update.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-            update.Parameters.AddWithValue("$expires", (now + ttl).ToUnixTimeMilliseconds());
-            await using var reader = await update.ExecuteReaderAsync(cancellationToken);
+            writer.Renew.Parameters["$id"].Value = id;
+            writer.Renew.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
+            writer.Renew.Parameters["$expires"].Value = (now + ttl).ToUnixTimeMilliseconds();
+            await using var reader = await writer.Renew.ExecuteReaderAsync(cancellationToken);
             return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
-        }
-        finally
-        {
-            _writes.Release();
-        }
-    }
+        }, cancellationToken);
 
     /// <summary>Ends a lease; returns it when it was active (null when unknown, expired or already released).</summary>
-    public async Task<Lease?> ReleaseAsync(string id, CancellationToken cancellationToken)
-    {
-        await _writes.WaitAsync(cancellationToken);
-        try
+    public Task<Lease?> ReleaseAsync(string id, CancellationToken cancellationToken) =>
+        WriteAsync(async (writer, now) =>
         {
-            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            await using var connection = await database.OpenAsync(cancellationToken);
-            await using var delete = connection.CreateCommand();
-            delete.CommandText = $"DELETE FROM lease WHERE id = $id RETURNING {Columns}";
-            delete.Parameters.AddWithValue("$id", id);
-            await using var reader = await delete.ExecuteReaderAsync(cancellationToken);
-            return await reader.ReadAsync(cancellationToken) && reader.GetInt64(6) > now ? Read(reader) : null;
-        }
-        finally
+            writer.Release.Parameters["$id"].Value = id;
+            await using var reader = await writer.Release.ExecuteReaderAsync(cancellationToken);
+            return await reader.ReadAsync(cancellationToken) && reader.GetInt64(6) > now.ToUnixTimeMilliseconds() ? Read(reader) : null;
+        }, cancellationToken);
+
+    /// <summary>Deletes expired leases (their slots were free from the moment they expired); returns how many.</summary>
+    public Task<int> ReapAsync(CancellationToken cancellationToken) =>
+        WriteAsync(async (writer, now) =>
         {
-            _writes.Release();
-        }
-    }
+            writer.Reap.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
+            return await writer.Reap.ExecuteNonQueryAsync(cancellationToken);
+        }, cancellationToken);
+
+    /// <summary>When the budget's earliest active lease lapses; null when it has none.</summary>
+    public Task<DateTimeOffset?> NextExpiryAsync(string budget, CancellationToken cancellationToken) =>
+        WriteAsync(async (writer, now) =>
+        {
+            writer.NextExpiry.Parameters["$budget"].Value = budget;
+            writer.NextExpiry.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
+            return await writer.NextExpiry.ExecuteScalarAsync(cancellationToken) is long milliseconds
+                ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds)
+                : (DateTimeOffset?)null;
+        }, cancellationToken);
 
     public async Task<Lease?> FindAsync(string id, CancellationToken cancellationToken)
     {
@@ -123,31 +110,26 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
         return leases;
     }
 
-    /// <summary>Deletes expired leases (their slots were free from the moment they expired); returns how many.</summary>
-    public async Task<int> ReapAsync(CancellationToken cancellationToken)
+    /// <summary>Runs a write on the shared connection, one at a time; the clock is read inside the gate, so that grants are stamped in the order they are made.</summary>
+    private async Task<T> WriteAsync<T>(Func<Writer, DateTimeOffset, Task<T>> write, CancellationToken cancellationToken)
     {
         await _writes.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await database.OpenAsync(cancellationToken);
-            await using var delete = connection.CreateCommand();
-            delete.CommandText = "DELETE FROM lease WHERE expires_at <= $now";
-            delete.Parameters.AddWithValue("$now", time.GetUtcNow().ToUnixTimeMilliseconds());
-            return await delete.ExecuteNonQueryAsync(cancellationToken);
+            _writer ??= await Writer.OpenAsync(database, cancellationToken);
+            return await write(_writer, time.GetUtcNow());
+        }
+        catch (SqliteException)
+        {
+            // A failed statement may leave the connection in a state not worth reasoning about: start afresh.
+            _writer?.Dispose();
+            _writer = null;
+            throw;
         }
         finally
         {
             _writes.Release();
         }
-    }
-
-    private static async Task<int> CountAsync(SqliteConnection connection, string budget, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        await using var count = connection.CreateCommand();
-        count.CommandText = "SELECT COUNT(*) FROM lease WHERE budget = $budget AND expires_at > $now";
-        count.Parameters.AddWithValue("$budget", budget);
-        count.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-        return Convert.ToInt32(await count.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static Lease Read(SqliteDataReader reader) => new(
@@ -158,4 +140,62 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
         reader.GetString(1),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)));
+
+    /// <summary>The writers' connection and its prepared statements.</summary>
+    private sealed class Writer : IDisposable
+    {
+        private readonly SqliteConnection _connection;
+
+        private Writer(SqliteConnection connection)
+        {
+            _connection = connection;
+            Insert = Prepare($"""
+                INSERT INTO lease ({Columns})
+                SELECT $id, $budget, $holder, $container, $gpu, $now, $expires
+                WHERE ($limit IS NULL OR (SELECT COUNT(*) FROM lease WHERE budget = $budget AND expires_at > $now) < $limit)
+                  AND ($quota IS NULL OR (SELECT COUNT(*) FROM lease WHERE container_id = $container AND expires_at > $now) < $quota)
+                RETURNING (SELECT COUNT(*) FROM lease WHERE budget = $budget AND expires_at > $now)
+                """, "$id", "$budget", "$holder", "$container", "$gpu", "$now", "$expires", "$limit", "$quota");
+            Renew = Prepare($"UPDATE lease SET expires_at = $expires WHERE id = $id AND expires_at > $now RETURNING {Columns}", "$id", "$now", "$expires");
+            Release = Prepare($"DELETE FROM lease WHERE id = $id RETURNING {Columns}", "$id");
+            Reap = Prepare("DELETE FROM lease WHERE expires_at <= $now", "$now");
+            NextExpiry = Prepare("SELECT MIN(expires_at) FROM lease WHERE budget = $budget AND expires_at > $now", "$budget", "$now");
+        }
+
+        public SqliteCommand Insert { get; }
+
+        public SqliteCommand Renew { get; }
+
+        public SqliteCommand Release { get; }
+
+        public SqliteCommand Reap { get; }
+
+        public SqliteCommand NextExpiry { get; }
+
+        public static async Task<Writer> OpenAsync(GpuLxcDatabase database, CancellationToken cancellationToken) =>
+            new(await database.OpenAsync(cancellationToken));
+
+        public void Dispose()
+        {
+            foreach (var command in (SqliteCommand[])[Insert, Renew, Release, Reap, NextExpiry])
+            {
+                command.Dispose();
+            }
+
+            _connection.Dispose();
+        }
+
+        private SqliteCommand Prepare(string sql, params string[] parameters)
+        {
+            var command = _connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (var parameter in parameters)
+            {
+                command.Parameters.Add(new SqliteParameter(parameter, DBNull.Value));
+            }
+
+            command.Prepare();
+            return command;
+        }
+    }
 }

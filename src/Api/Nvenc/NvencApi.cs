@@ -80,8 +80,8 @@ public static partial class NvencApi
         services.AddSingleton<NvencGuard>();
         services.AddEagerSingleton<NvencMetrics>();
         services.AddHostedService<LeaseReaper>();
-        services.AddScoped<IValidator<LeaseRequest>, LeaseRequestValidator>();
-        services.AddScoped<IValidator<RenewRequest>, RenewRequestValidator>();
+        services.AddSingleton<IValidator<LeaseRequest>, LeaseRequestValidator>();
+        services.AddSingleton<IValidator<RenewRequest>, RenewRequestValidator>();
         return services;
     }
 

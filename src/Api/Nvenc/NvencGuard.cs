@@ -151,14 +151,9 @@ public sealed partial class NvencGuard(
     /// <summary>Seconds until the budget's earliest lease lapses (1–60), or 5 when observed sessions hold the budget.</summary>
     private async Task<int> RetryAfterAsync(string budget, CancellationToken cancellationToken)
     {
-        var leases = await store.ActiveAsync(cancellationToken);
-        var earliest = leases.Where(l => l.Budget == budget).Select(l => l.ExpiresAt).DefaultIfEmpty().Min();
-        if (earliest == default)
-        {
-            return 5;
-        }
-
-        return (int)Math.Clamp(Math.Ceiling((earliest - time.GetUtcNow()).TotalSeconds), 1, 60);
+        return await store.NextExpiryAsync(budget, cancellationToken) is { } earliest
+            ? (int)Math.Clamp(Math.Ceiling((earliest - time.GetUtcNow()).TotalSeconds), 1, 60)
+            : 5;
     }
 
     private int Peak(string budget, int active)
