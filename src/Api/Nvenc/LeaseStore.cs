@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using GpuLxc.Api.Infrastructure;
 using Microsoft.Data.Sqlite;
 
@@ -6,21 +7,31 @@ namespace GpuLxc.Api.Nvenc;
 /// <summary>
 /// Leases in SQLite. A grant is one <c>INSERT … SELECT … WHERE count &lt; limit</c>: SQLite runs the count and the
 /// insert under its write lock as one statement, so no interleaving — of threads here or of another process on the
-/// same file — can grant past the limit. Writes of this process take turns on a gate and share one connection with
-/// prepared statements (used by one writer at a time, never concurrently), which is far cheaper than opening a
-/// connection and contending for SQLite's lock per request.
+/// same file — can grant past the limit. Writes of this process go through one writer loop on one connection with
+/// prepared statements, and are group-committed: the writes waiting when the loop comes round run in order in one
+/// <c>BEGIN IMMEDIATE</c> transaction, and each caller is answered only after that transaction commits.
 /// </summary>
-public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDisposable
+public sealed class LeaseStore : IDisposable
 {
     private const string Columns = "id, budget, holder, container_id, gpu, created_at, expires_at";
+    private const int MaxBatch = 256;
 
-    private readonly SemaphoreSlim _writes = new(1, 1);
-    private Writer? _writer;
+    private readonly GpuLxcDatabase _database;
+    private readonly TimeProvider _time;
+    private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+
+    public LeaseStore(GpuLxcDatabase database, TimeProvider time)
+    {
+        _database = database;
+        _time = time;
+        _writer = Task.Run(WriteLoopAsync);
+    }
 
     public void Dispose()
     {
-        _writer?.Dispose();
-        _writes.Dispose();
+        _writes.Writer.TryComplete();
+        _writer.GetAwaiter().GetResult();
     }
 
     /// <summary>Grants a lease when the budget and the container's quota have room; returns it and the leases now active in the budget.</summary>
@@ -40,7 +51,7 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
             insert.Parameters["$limit"].Value = (object?)limit ?? DBNull.Value;
             insert.Parameters["$quota"].Value = (object?)quota ?? DBNull.Value;
             // A row comes back only when the lease was granted, with the budget's active count after it.
-            return await insert.ExecuteScalarAsync(cancellationToken) is long active ? (lease, (int)active) : ((Lease?)null, 0);
+            return await insert.ExecuteScalarAsync() is long active ? (lease, (int)active) : ((Lease?)null, 0);
         }, cancellationToken);
 
     /// <summary>Extends an active lease to now + <paramref name="ttl"/>; null when it expired or was released.</summary>
@@ -50,8 +61,8 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
             writer.Renew.Parameters["$id"].Value = id;
             writer.Renew.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
             writer.Renew.Parameters["$expires"].Value = (now + ttl).ToUnixTimeMilliseconds();
-            await using var reader = await writer.Renew.ExecuteReaderAsync(cancellationToken);
-            return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+            await using var reader = await writer.Renew.ExecuteReaderAsync();
+            return await reader.ReadAsync() ? Read(reader) : null;
         }, cancellationToken);
 
     /// <summary>Ends a lease; returns it when it was active (null when unknown, expired or already released).</summary>
@@ -59,8 +70,8 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
         WriteAsync(async (writer, now) =>
         {
             writer.Release.Parameters["$id"].Value = id;
-            await using var reader = await writer.Release.ExecuteReaderAsync(cancellationToken);
-            return await reader.ReadAsync(cancellationToken) && reader.GetInt64(6) > now.ToUnixTimeMilliseconds() ? Read(reader) : null;
+            await using var reader = await writer.Release.ExecuteReaderAsync();
+            return await reader.ReadAsync() && reader.GetInt64(6) > now.ToUnixTimeMilliseconds() ? Read(reader) : null;
         }, cancellationToken);
 
     /// <summary>Deletes expired leases (their slots were free from the moment they expired); returns how many.</summary>
@@ -68,7 +79,7 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
         WriteAsync(async (writer, now) =>
         {
             writer.Reap.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
-            return await writer.Reap.ExecuteNonQueryAsync(cancellationToken);
+            return await writer.Reap.ExecuteNonQueryAsync();
         }, cancellationToken);
 
     /// <summary>When the budget's earliest active lease lapses; null when it has none.</summary>
@@ -77,18 +88,18 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
         {
             writer.NextExpiry.Parameters["$budget"].Value = budget;
             writer.NextExpiry.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
-            return await writer.NextExpiry.ExecuteScalarAsync(cancellationToken) is long milliseconds
+            return await writer.NextExpiry.ExecuteScalarAsync() is long milliseconds
                 ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds)
                 : (DateTimeOffset?)null;
         }, cancellationToken);
 
     public async Task<Lease?> FindAsync(string id, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var select = connection.CreateCommand();
         select.CommandText = $"SELECT {Columns} FROM lease WHERE id = $id AND expires_at > $now";
         select.Parameters.AddWithValue("$id", id);
-        select.Parameters.AddWithValue("$now", time.GetUtcNow().ToUnixTimeMilliseconds());
+        select.Parameters.AddWithValue("$now", _time.GetUtcNow().ToUnixTimeMilliseconds());
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
@@ -96,10 +107,10 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
     /// <summary>Every lease active now (granted at or before now, lapsing after it), oldest first.</summary>
     public async Task<IReadOnlyList<Lease>> ActiveAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var select = connection.CreateCommand();
         select.CommandText = $"SELECT {Columns} FROM lease WHERE created_at <= $now AND expires_at > $now ORDER BY created_at, id";
-        select.Parameters.AddWithValue("$now", time.GetUtcNow().ToUnixTimeMilliseconds());
+        select.Parameters.AddWithValue("$now", _time.GetUtcNow().ToUnixTimeMilliseconds());
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
         var leases = new List<Lease>();
         while (await reader.ReadAsync(cancellationToken))
@@ -110,25 +121,57 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
         return leases;
     }
 
-    /// <summary>Runs a write on the shared connection, one at a time; the clock is read inside the gate, so that grants are stamped in the order they are made.</summary>
-    private async Task<T> WriteAsync<T>(Func<Writer, DateTimeOffset, Task<T>> write, CancellationToken cancellationToken)
+    /// <summary>Queues a write for the writer loop and waits until its transaction has committed.</summary>
+    private Task<T> WriteAsync<T>(Func<Writer, DateTimeOffset, Task<T>> write, CancellationToken cancellationToken)
     {
-        await _writes.WaitAsync(cancellationToken);
+        var pending = new PendingWrite<T>(write, cancellationToken);
+        return _writes.Writer.TryWrite(pending) ? pending.Result : Task.FromException<T>(new ObjectDisposedException(nameof(LeaseStore)));
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        Writer? writer = null;
+        var batch = new List<PendingWrite>(MaxBatch);
         try
         {
-            _writer ??= await Writer.OpenAsync(database, cancellationToken);
-            return await write(_writer, time.GetUtcNow());
-        }
-        catch (SqliteException)
-        {
-            // A failed statement may leave the connection in a state not worth reasoning about: start afresh.
-            _writer?.Dispose();
-            _writer = null;
-            throw;
+            while (await _writes.Reader.WaitToReadAsync())
+            {
+                while (batch.Count < MaxBatch && _writes.Reader.TryRead(out var next))
+                {
+                    batch.Add(next);
+                }
+
+                try
+                {
+                    writer ??= await Writer.OpenAsync(_database, CancellationToken.None);
+                    await using (var transaction = (SqliteTransaction)await writer.Connection.BeginTransactionAsync())
+                    {
+                        writer.Enlist(transaction);
+                        foreach (var pending in batch)
+                        {
+                            // The clock is read per write, in order, so that grants are stamped in the order they are made.
+                            await pending.ExecuteAsync(writer, _time.GetUtcNow());
+                        }
+
+                        await transaction.CommitAsync();
+                    }
+
+                    batch.ForEach(pending => pending.Complete());
+                }
+                catch (Exception e)
+                {
+                    // Nothing of the batch committed: fail every caller, and start afresh on a new connection.
+                    batch.ForEach(pending => pending.Fail(e));
+                    writer?.Dispose();
+                    writer = null;
+                }
+
+                batch.Clear();
+            }
         }
         finally
         {
-            _writes.Release();
+            writer?.Dispose();
         }
     }
 
@@ -172,8 +215,18 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
 
         public SqliteCommand NextExpiry { get; }
 
+        public SqliteConnection Connection => _connection;
+
         public static async Task<Writer> OpenAsync(GpuLxcDatabase database, CancellationToken cancellationToken) =>
             new(await database.OpenAsync(cancellationToken));
+
+        public void Enlist(SqliteTransaction transaction)
+        {
+            foreach (var command in (SqliteCommand[])[Insert, Renew, Release, Reap, NextExpiry])
+            {
+                command.Transaction = transaction;
+            }
+        }
 
         public void Dispose()
         {
@@ -197,5 +250,48 @@ public sealed class LeaseStore(GpuLxcDatabase database, TimeProvider time) : IDi
             command.Prepare();
             return command;
         }
+    }
+
+    private abstract class PendingWrite
+    {
+        public abstract Task ExecuteAsync(Writer writer, DateTimeOffset now);
+
+        public abstract void Complete();
+
+        public abstract void Fail(Exception exception);
+    }
+
+    /// <summary>A write and its caller, answered once the write's transaction has committed (or failed).</summary>
+    private sealed class PendingWrite<T>(Func<Writer, DateTimeOffset, Task<T>> write, CancellationToken cancellationToken) : PendingWrite
+    {
+        private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _value;
+        private bool _skipped;
+
+        public Task<T> Result => _result.Task;
+
+        public override async Task ExecuteAsync(Writer writer, DateTimeOffset now)
+        {
+            // A caller that gave up before its turn gets no lease it would never hear of.
+            _skipped = cancellationToken.IsCancellationRequested;
+            if (!_skipped)
+            {
+                _value = await write(writer, now);
+            }
+        }
+
+        public override void Complete()
+        {
+            if (_skipped)
+            {
+                _result.TrySetCanceled(cancellationToken);
+            }
+            else
+            {
+                _result.TrySetResult(_value!);
+            }
+        }
+
+        public override void Fail(Exception exception) => _result.TrySetException(exception);
     }
 }
