@@ -11,7 +11,9 @@ public static class HealthEndpoints
 
     public static IServiceCollection AddHealth(this IServiceCollection services)
     {
-        services.AddHealthChecks().AddCheck<DataDirectoryHealthCheck>("dataDir", tags: [ReadyTag]);
+        services.AddHealthChecks()
+            .AddCheck<DataDirectoryHealthCheck>("dataDir", tags: [ReadyTag])
+            .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
         return services;
     }
 
@@ -34,6 +36,26 @@ public static class HealthEndpoints
                 entry => new { status = entry.Value.Status.ToString().ToLowerInvariant(), detail = entry.Value.Description }),
         };
         return context.Response.WriteAsJsonAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>The service's SQLite database opens and answers.</summary>
+    private sealed class DatabaseHealthCheck(GpuLxcDatabase database) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                await using var connection = await database.OpenAsync(cancellationToken);
+                await using var command = connection.CreateCommand();
+                command.CommandText = "SELECT COUNT(*) FROM lease";
+                await command.ExecuteScalarAsync(cancellationToken);
+                return HealthCheckResult.Healthy(GpuLxcDatabase.FileName);
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException e)
+            {
+                return HealthCheckResult.Unhealthy($"{GpuLxcDatabase.FileName}: {e.Message}");
+            }
+        }
     }
 
     /// <summary>Everything the service keeps lives in the data dir: it must be writable.</summary>

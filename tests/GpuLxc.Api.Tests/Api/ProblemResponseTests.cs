@@ -67,6 +67,7 @@ public sealed class ProblemResponseTests
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         var readiness = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("healthy", readiness.GetProperty("checks").GetProperty("dataDir").GetProperty("status").GetString());
+        Assert.Equal("healthy", readiness.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
     }
 
     [Fact]
