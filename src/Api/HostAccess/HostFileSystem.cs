@@ -8,9 +8,6 @@ namespace GpuLxc.Api.HostAccess;
 /// </summary>
 public interface IHostFileSystem
 {
-    /// <summary>The root every host path is resolved under.</summary>
-    string Root { get; }
-
     bool FileExists(string hostPath);
 
     bool DirectoryExists(string hostPath);
@@ -54,8 +51,6 @@ public sealed class HostLockTimeoutException(string path, TimeSpan timeout)
 internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHostFileSystem
 {
     private readonly string _root = Path.GetFullPath(options.Value.Root);
-
-    public string Root => _root;
 
     public bool FileExists(string hostPath) => File.Exists(Resolve(hostPath));
 

@@ -96,8 +96,6 @@ public sealed class ProblemResponseTests
 
     private sealed class ExplodingFileSystem : IHostFileSystem
     {
-        public string Root => "/";
-
         public bool FileExists(string hostPath) => throw new InvalidOperationException("disk on fire");
 
         public bool DirectoryExists(string hostPath) => throw new InvalidOperationException("disk on fire");
