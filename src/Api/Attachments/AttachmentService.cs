@@ -93,7 +93,29 @@ public sealed partial class AttachmentService(
     public async Task<(AttachmentChange Change, string ETag)> AttachAsync(string containerId, AttachRequest request, Edit edit, CancellationToken cancellationToken)
     {
         var backend = BackendFor(containerId);
-        using var held = await LockAsync(backend, containerId, cancellationToken);
+        (AttachmentChange, string) result;
+        using (await LockAsync(backend, containerId, cancellationToken))
+        {
+            result = await AttachLockedAsync(backend, containerId, request, edit, cancellationToken);
+        }
+
+        return await RestartIfAskedAsync(backend, containerId, result, edit);
+    }
+
+    public async Task<(AttachmentChange Change, string ETag)> DetachAsync(string containerId, Edit edit, CancellationToken cancellationToken)
+    {
+        var backend = BackendFor(containerId);
+        (AttachmentChange, string) result;
+        using (await LockAsync(backend, containerId, cancellationToken))
+        {
+            result = await DetachLockedAsync(backend, containerId, edit, cancellationToken);
+        }
+
+        return await RestartIfAskedAsync(backend, containerId, result, edit);
+    }
+
+    private async Task<(AttachmentChange Change, string ETag)> AttachLockedAsync(IContainerBackend backend, string containerId, AttachRequest request, Edit edit, CancellationToken cancellationToken)
+    {
         var (bytes, config) = await ReadForEditAsync(backend, containerId, edit.IfMatch, cancellationToken);
         var unprivileged = backend.Describe(containerId, config).Unprivileged;
         var record = await store.FindAsync(containerId, cancellationToken);
@@ -134,10 +156,8 @@ public sealed partial class AttachmentService(
             attachment, added, removed, diff, edit, cancellationToken);
     }
 
-    public async Task<(AttachmentChange Change, string ETag)> DetachAsync(string containerId, Edit edit, CancellationToken cancellationToken)
+    private async Task<(AttachmentChange Change, string ETag)> DetachLockedAsync(IContainerBackend backend, string containerId, Edit edit, CancellationToken cancellationToken)
     {
-        var backend = BackendFor(containerId);
-        using var held = await LockAsync(backend, containerId, cancellationToken);
         var (bytes, config) = await ReadForEditAsync(backend, containerId, edit.IfMatch, cancellationToken);
         var record = await store.FindAsync(containerId, cancellationToken);
         if (record is null)
@@ -182,17 +202,26 @@ public sealed partial class AttachmentService(
 
         if (saveRecord)
         {
-            await store.SaveAsync(containerId, record, edit.KeyName, action, diff, cancellationToken);
+            // The config is written: the record of what GpuLxc added must follow, whether or not the client still waits.
+            await store.SaveAsync(containerId, record, edit.KeyName, action, diff, changed ? CancellationToken.None : cancellationToken);
         }
 
-        var restarted = false;
-        if (running && edit.Restart)
+        return (new AttachmentChange(attachment, changed, false, running, false, added, removed, diff), ETag(written));
+    }
+
+    /// <summary>
+    /// Restarts after the config's lock is released — <c>pct reboot</c> takes the same lock — and whatever the client
+    /// does meanwhile: a restart stopped half-way would leave the container down.
+    /// </summary>
+    private static async Task<(AttachmentChange Change, string ETag)> RestartIfAskedAsync(IContainerBackend backend, string containerId, (AttachmentChange Change, string ETag) result, Edit edit)
+    {
+        if (!result.Change.RestartRequired || result.Change.DryRun || !edit.Restart)
         {
-            await backend.RestartAsync(containerId, cancellationToken);
-            restarted = true;
+            return result;
         }
 
-        return (new AttachmentChange(attachment, changed, false, running && !restarted, restarted, added, removed, diff), ETag(written));
+        await backend.RestartAsync(containerId, CancellationToken.None);
+        return (result.Change with { RestartRequired = false, Restarted = true }, result.ETag);
     }
 
     private async Task<IDisposable> LockAsync(IContainerBackend backend, string containerId, CancellationToken cancellationToken)
@@ -361,7 +390,11 @@ public sealed partial class AttachmentService(
     private static string Normalize(PlannedLine line) => $"{line.Key}\u0000{line.Value}";
 
     private static bool SameAttachment(AttachmentRecord a, AttachmentRecord b) =>
-        a.Mode == b.Mode && a.Request == b.Request && a.Gpus.SequenceEqual(b.Gpus) && a.Lines.SequenceEqual(b.Lines) && a.Nodes.SequenceEqual(b.Nodes);
+        a.Mode == b.Mode && SameRequest(a.Request, b.Request) && a.Gpus.SequenceEqual(b.Gpus) && a.Lines.SequenceEqual(b.Lines) && a.Nodes.SequenceEqual(b.Nodes);
+
+    /// <summary>Records compare lists by reference; requests are the same when their GPU lists hold the same ids.</summary>
+    private static bool SameRequest(AttachRequest a, AttachRequest b) =>
+        a with { Gpus = null } == b with { Gpus = null } && (a.Gpus ?? []).SequenceEqual(b.Gpus ?? [], StringComparer.Ordinal);
 
     private static List<string> Texts(ConfigText config) => config.Lines.Select(l => l.Text).ToList();
 

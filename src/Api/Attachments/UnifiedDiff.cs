@@ -60,8 +60,31 @@ public static class UnifiedDiff
 
     private static string Range(int start, int count) => count == 1 ? $"{start}" : $"{(count == 0 ? start - 1 : start)},{count}";
 
-    /// <summary>The longest-common-subsequence edit script; configs are small enough for the quadratic table.</summary>
+    /// <summary>
+    /// The longest-common-subsequence edit script. The common head and tail (most of a config, snapshots included) are
+    /// matched first, so the quadratic table only spans the region that changed.
+    /// </summary>
     private static List<(char Kind, string Line)> Edits(IReadOnlyList<string> before, IReadOnlyList<string> after)
+    {
+        var head = 0;
+        while (head < before.Count && head < after.Count && before[head] == after[head])
+        {
+            head++;
+        }
+
+        var tail = 0;
+        while (tail < before.Count - head && tail < after.Count - head && before[before.Count - 1 - tail] == after[after.Count - 1 - tail])
+        {
+            tail++;
+        }
+
+        var edits = before.Take(head).Select(line => (' ', line)).ToList();
+        edits.AddRange(MiddleEdits(before.Skip(head).Take(before.Count - head - tail).ToList(), after.Skip(head).Take(after.Count - head - tail).ToList()));
+        edits.AddRange(before.Skip(before.Count - tail).Select(line => (' ', line)));
+        return edits;
+    }
+
+    private static List<(char Kind, string Line)> MiddleEdits(List<string> before, List<string> after)
     {
         var lengths = new int[before.Count + 1, after.Count + 1];
         for (var i = before.Count - 1; i >= 0; i--)

@@ -139,11 +139,11 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
                 // FileShare.None is what makes .NET take flock(LOCK_EX); any other share mode takes LOCK_SH.
                 return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+            catch (IOException e) when (e.HResult == EWouldBlock && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(LockPollInterval, cancellationToken);
             }
-            catch (IOException)
+            catch (IOException e) when (e.HResult == EWouldBlock)
             {
                 throw new HostLockTimeoutException(hostPath, timeout);
             }
@@ -151,6 +151,9 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
     }
 
     private static readonly TimeSpan LockPollInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The errno .NET reports when flock(LOCK_EX | LOCK_NB) finds the lock held; any other error is real.</summary>
+    private const int EWouldBlock = 11;
 
     /// <summary>The path on this machine for <paramref name="hostPath"/>.</summary>
     internal string Resolve(string hostPath) => HostPaths.Resolve(_root, hostPath);

@@ -130,16 +130,18 @@ public sealed class HostTree : IDisposable
     }
 
     /// <summary>
-    /// A stub <c>pct</c>: <c>list</c> and <c>status</c> answer from <see cref="SetStatus"/>, <c>reboot</c> is logged to
-    /// <see cref="PctLog"/>.
+    /// A stub <c>pct</c>: <c>list</c> and <c>status</c> answer from <see cref="SetStatus"/>; <c>reboot</c>, like the
+    /// real one, needs the container's config lock (it fails while someone holds it) and is logged to <see cref="PctLog"/>.
     /// </summary>
-    public HostTree WithPct() => WithCommand("pct", """
+    public HostTree WithPct() => WithCommand("pct", $$"""
         dir=$(dirname "$0")
         case "$1" in
           list) echo "VMID       Status     Lock         Name"
                 for f in "$dir"/pct-state/*; do [ -e "$f" ] && echo "$(basename "$f")        $(cat "$f")                 ct"; done; exit 0 ;;
           status) echo "status: $(cat "$dir/pct-state/$2" 2>/dev/null || echo stopped)" ;;
-          reboot) echo "reboot $2" >> "$dir/pct.log" ;;
+          reboot) mkdir -p "{{Root}}/run/lock/lxc"
+                  flock -n "{{Root}}/run/lock/lxc/pve-config-$2.lock" true || { echo "can't lock file 'pve-config-$2.lock' - got timeout" >&2; exit 255; }
+                  echo "reboot $2" >> "$dir/pct.log" ;;
           *) echo "stub pct: $*" >&2; exit 2 ;;
         esac
         """);
