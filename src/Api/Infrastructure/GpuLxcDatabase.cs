@@ -25,6 +25,7 @@ public sealed class GpuLxcDatabase
             id           TEXT PRIMARY KEY,
             budget       TEXT NOT NULL,
             holder       TEXT NOT NULL,
+            owner        TEXT,
             container_id TEXT,
             gpu          TEXT,
             created_at   INTEGER NOT NULL,
@@ -77,6 +78,15 @@ public sealed class GpuLxcDatabase
         using var command = connection.CreateCommand();
         command.CommandText = Schema;
         command.ExecuteNonQuery();
+
+        // Databases made before leases had owners gain the column.
+        command.CommandText = "SELECT COUNT(*) FROM pragma_table_info('lease') WHERE name = 'owner'";
+        if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        {
+            command.CommandText = "ALTER TABLE lease ADD COLUMN owner TEXT";
+            command.ExecuteNonQuery();
+        }
+
         return true;
     }
 }

@@ -5,12 +5,13 @@ namespace GpuLxc.Api.Nvenc;
 /// <summary>The right to one NVENC encode session until <see cref="ExpiresAt"/>, unless renewed.</summary>
 /// <param name="Id">The lease id, for renew and release.</param>
 /// <param name="Holder">Who holds it (a transcoder's name, a job id).</param>
+/// <param name="Owner">The API key that acquired it; only that key (or an admin key) may renew or release it.</param>
 /// <param name="ContainerId">The container the session runs in, when given.</param>
 /// <param name="Gpu">The GPU the session counts against (PCI address) with scope <c>gpu</c>; null with scope <c>host</c>.</param>
 /// <param name="Budget">The budget it counts against: <c>host</c> or a GPU's PCI address.</param>
 /// <param name="CreatedAt">When it was granted.</param>
 /// <param name="ExpiresAt">When it lapses unless renewed.</param>
-public sealed record Lease(string Id, string Holder, string? ContainerId, string? Gpu, string Budget, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+public sealed record Lease(string Id, string Holder, string? Owner, string? ContainerId, string? Gpu, string Budget, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
 
 /// <summary>The body of <c>POST /api/v1/nvenc/leases</c>.</summary>
 /// <param name="Holder">Who asks: 1–128 printable characters.</param>

@@ -13,7 +13,7 @@ namespace GpuLxc.Api.Nvenc;
 /// </summary>
 public sealed class LeaseStore : IDisposable
 {
-    private const string Columns = "id, budget, holder, container_id, gpu, created_at, expires_at";
+    private const string Columns = "id, budget, holder, owner, container_id, gpu, created_at, expires_at";
     private const int MaxBatch = 256;
 
     private readonly GpuLxcDatabase _database;
@@ -36,14 +36,15 @@ public sealed class LeaseStore : IDisposable
 
     /// <summary>Grants a lease when the budget and the container's quota have room; returns it and the leases now active in the budget.</summary>
     public Task<(Lease? Lease, int Active)> TryAcquireAsync(
-        string budget, int? limit, string holder, string? containerId, string? gpu, TimeSpan ttl, int? quota, CancellationToken cancellationToken) =>
+        string budget, int? limit, string holder, string? owner, string? containerId, string? gpu, TimeSpan ttl, int? quota, CancellationToken cancellationToken) =>
         WriteAsync(async (writer, now) =>
         {
-            var lease = new Lease(Guid.NewGuid().ToString("N"), holder, containerId, gpu, budget, now, now + ttl);
+            var lease = new Lease(Guid.NewGuid().ToString("N"), holder, owner, containerId, gpu, budget, now, now + ttl);
             var insert = writer.Insert;
             insert.Parameters["$id"].Value = lease.Id;
             insert.Parameters["$budget"].Value = budget;
             insert.Parameters["$holder"].Value = holder;
+            insert.Parameters["$owner"].Value = (object?)owner ?? DBNull.Value;
             insert.Parameters["$container"].Value = (object?)containerId ?? DBNull.Value;
             insert.Parameters["$gpu"].Value = (object?)gpu ?? DBNull.Value;
             insert.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
@@ -52,7 +53,7 @@ public sealed class LeaseStore : IDisposable
             insert.Parameters["$quota"].Value = (object?)quota ?? DBNull.Value;
             // A row comes back only when the lease was granted, with the budget's active count after it.
             return await insert.ExecuteScalarAsync() is long active ? (lease, (int)active) : ((Lease?)null, 0);
-        }, cancellationToken);
+        }, cancellationToken, skipIfCancelled: true);
 
     /// <summary>Extends an active lease to now + <paramref name="ttl"/>; null when it expired or was released.</summary>
     public Task<Lease?> RenewAsync(string id, TimeSpan ttl, CancellationToken cancellationToken) =>
@@ -71,7 +72,7 @@ public sealed class LeaseStore : IDisposable
         {
             writer.Release.Parameters["$id"].Value = id;
             await using var reader = await writer.Release.ExecuteReaderAsync();
-            return await reader.ReadAsync() && reader.GetInt64(6) > now.ToUnixTimeMilliseconds() ? Read(reader) : null;
+            return await reader.ReadAsync() && reader.GetInt64(7) > now.ToUnixTimeMilliseconds() ? Read(reader) : null;
         }, cancellationToken);
 
     /// <summary>Deletes expired leases (their slots were free from the moment they expired); returns how many.</summary>
@@ -92,6 +93,17 @@ public sealed class LeaseStore : IDisposable
                 ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds)
                 : (DateTimeOffset?)null;
         }, cancellationToken);
+
+    /// <summary>Active leases held for <paramref name="containerId"/>.</summary>
+    public async Task<int> CountForContainerAsync(string containerId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var count = connection.CreateCommand();
+        count.CommandText = "SELECT COUNT(*) FROM lease WHERE container_id = $container AND expires_at > $now";
+        count.Parameters.AddWithValue("$container", containerId);
+        count.Parameters.AddWithValue("$now", _time.GetUtcNow().ToUnixTimeMilliseconds());
+        return Convert.ToInt32(await count.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     public async Task<Lease?> FindAsync(string id, CancellationToken cancellationToken)
     {
@@ -121,10 +133,13 @@ public sealed class LeaseStore : IDisposable
         return leases;
     }
 
-    /// <summary>Queues a write for the writer loop and waits until its transaction has committed.</summary>
-    private Task<T> WriteAsync<T>(Func<Writer, DateTimeOffset, Task<T>> write, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues a write for the writer loop and waits until its transaction has committed. A grant whose caller gave up
+    /// before its turn is skipped (nobody would hear of the lease); a release or renewal always runs.
+    /// </summary>
+    private Task<T> WriteAsync<T>(Func<Writer, DateTimeOffset, Task<T>> write, CancellationToken cancellationToken, bool skipIfCancelled = false)
     {
-        var pending = new PendingWrite<T>(write, cancellationToken);
+        var pending = new PendingWrite<T>(write, skipIfCancelled ? cancellationToken : CancellationToken.None);
         return _writes.Writer.TryWrite(pending) ? pending.Result : Task.FromException<T>(new ObjectDisposedException(nameof(LeaseStore)));
     }
 
@@ -180,9 +195,10 @@ public sealed class LeaseStore : IDisposable
         reader.GetString(2),
         reader.IsDBNull(3) ? null : reader.GetString(3),
         reader.IsDBNull(4) ? null : reader.GetString(4),
+        reader.IsDBNull(5) ? null : reader.GetString(5),
         reader.GetString(1),
-        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
-        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)));
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7)));
 
     /// <summary>The writers' connection and its prepared statements.</summary>
     private sealed class Writer : IDisposable
@@ -194,11 +210,11 @@ public sealed class LeaseStore : IDisposable
             _connection = connection;
             Insert = Prepare($"""
                 INSERT INTO lease ({Columns})
-                SELECT $id, $budget, $holder, $container, $gpu, $now, $expires
+                SELECT $id, $budget, $holder, $owner, $container, $gpu, $now, $expires
                 WHERE ($limit IS NULL OR (SELECT COUNT(*) FROM lease WHERE budget = $budget AND expires_at > $now) < $limit)
                   AND ($quota IS NULL OR (SELECT COUNT(*) FROM lease WHERE container_id = $container AND expires_at > $now) < $quota)
                 RETURNING (SELECT COUNT(*) FROM lease WHERE budget = $budget AND expires_at > $now)
-                """, "$id", "$budget", "$holder", "$container", "$gpu", "$now", "$expires", "$limit", "$quota");
+                """, "$id", "$budget", "$holder", "$owner", "$container", "$gpu", "$now", "$expires", "$limit", "$quota");
             Renew = Prepare($"UPDATE lease SET expires_at = $expires WHERE id = $id AND expires_at > $now RETURNING {Columns}", "$id", "$now", "$expires");
             Release = Prepare($"DELETE FROM lease WHERE id = $id RETURNING {Columns}", "$id");
             Reap = Prepare("DELETE FROM lease WHERE expires_at <= $now", "$now");
@@ -272,7 +288,6 @@ public sealed class LeaseStore : IDisposable
 
         public override async Task ExecuteAsync(Writer writer, DateTimeOffset now)
         {
-            // A caller that gave up before its turn gets no lease it would never hear of.
             _skipped = cancellationToken.IsCancellationRequested;
             if (!_skipped)
             {

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.RegularExpressions;
 using FluentValidation;
 using GpuLxc.Api.Auth;
@@ -29,9 +30,11 @@ public static partial class NvencApi
             .ProducesProblem(StatusCodes.Status404NotFound);
         leases.MapPut("/{leaseId}", RenewLeaseAsync).WithName("RenewLease")
             .WithSummary("Renew a lease: it now lapses `ttlSeconds` from now")
+            .WithDescription("Only the key that acquired the lease, or an admin key, may renew it.")
             .WithValidation<RenewRequest>()
             .ProducesProblem(StatusCodes.Status404NotFound);
         leases.MapDelete("/{leaseId}", ReleaseLeaseAsync).WithName("ReleaseLease").WithSummary("Release a lease; its slot frees at once")
+            .WithDescription("Only the key that acquired the lease, or an admin key, may release it.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return api;
     }
@@ -40,11 +43,11 @@ public static partial class NvencApi
         TypedResults.Ok(await guard.StatusAsync(cancellationToken));
 
     public static async Task<Results<Created<Lease>, ProblemHttpResult>> AcquireLeaseAsync(
-        LeaseRequest request, NvencGuard guard, HttpResponse response, CancellationToken cancellationToken)
+        LeaseRequest request, NvencGuard guard, HttpResponse response, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         try
         {
-            var outcome = await guard.AcquireAsync(request, cancellationToken);
+            var outcome = await guard.AcquireAsync(request, user.Identity?.Name, cancellationToken);
             if (outcome.Lease is { } lease)
             {
                 return TypedResults.Created($"/api/v1/nvenc/leases/{lease.Id}", lease);
@@ -57,19 +60,39 @@ public static partial class NvencApi
         }
         catch (NvencRequestException e)
         {
-            return TypedResults.Problem(statusCode: e.Status, title: e.Title, detail: e.Message,
-                extensions: e.Fix is null ? null : new Dictionary<string, object?> { ["fix"] = e.Fix });
+            return Problem(e);
         }
     }
 
     public static async Task<Results<Ok<Lease>, ProblemHttpResult>> GetLeaseAsync(string leaseId, NvencGuard guard, CancellationToken cancellationToken) =>
         await guard.FindAsync(leaseId, cancellationToken) is { } lease ? TypedResults.Ok(lease) : Gone(leaseId);
 
-    public static async Task<Results<Ok<Lease>, ProblemHttpResult>> RenewLeaseAsync(string leaseId, RenewRequest request, NvencGuard guard, CancellationToken cancellationToken) =>
-        await guard.RenewAsync(leaseId, request.TtlSeconds, cancellationToken) is { } lease ? TypedResults.Ok(lease) : Gone(leaseId);
+    public static async Task<Results<Ok<Lease>, ProblemHttpResult>> RenewLeaseAsync(
+        string leaseId, RenewRequest request, NvencGuard guard, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await guard.RenewAsync(leaseId, request.TtlSeconds, user.Identity?.Name, IsAdmin(user), cancellationToken) is { } lease
+                ? TypedResults.Ok(lease)
+                : Gone(leaseId);
+        }
+        catch (NvencRequestException e)
+        {
+            return Problem(e);
+        }
+    }
 
-    public static async Task<Results<NoContent, ProblemHttpResult>> ReleaseLeaseAsync(string leaseId, NvencGuard guard, CancellationToken cancellationToken) =>
-        await guard.ReleaseAsync(leaseId, cancellationToken) ? TypedResults.NoContent() : Gone(leaseId);
+    public static async Task<Results<NoContent, ProblemHttpResult>> ReleaseLeaseAsync(string leaseId, NvencGuard guard, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await guard.ReleaseAsync(leaseId, user.Identity?.Name, IsAdmin(user), cancellationToken) ? TypedResults.NoContent() : Gone(leaseId);
+        }
+        catch (NvencRequestException e)
+        {
+            return Problem(e);
+        }
+    }
 
     public static IServiceCollection AddNvenc(this IServiceCollection services)
     {
@@ -84,6 +107,12 @@ public static partial class NvencApi
         services.AddSingleton<IValidator<RenewRequest>, RenewRequestValidator>();
         return services;
     }
+
+    private static bool IsAdmin(ClaimsPrincipal user) => user.HasClaim(Scopes.ClaimType, Scopes.Admin);
+
+    private static ProblemHttpResult Problem(NvencRequestException e) =>
+        TypedResults.Problem(statusCode: e.Status, title: e.Title, detail: e.Message,
+            extensions: e.Fix is null ? null : new Dictionary<string, object?> { ["fix"] = e.Fix });
 
     private static ProblemHttpResult Gone(string leaseId) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such lease.",

@@ -13,6 +13,7 @@ public sealed record AcquireOutcome(Lease? Lease, int RetryAfterSeconds, string?
 /// </summary>
 public sealed partial class NvencGuard(
     LeaseStore store,
+    GpuInventory inventory,
     NvencBudgets budgets,
     LeaseWaitLine line,
     IOptions<NvencOptions> options,
@@ -43,13 +44,19 @@ public sealed partial class NvencGuard(
     }
 
     /// <summary>Grants a lease now, or (with a wait) when one frees in FIFO order; otherwise says when to retry.</summary>
+    /// <param name="request">What is asked.</param>
+    /// <param name="owner">The API key asking; only it (or an admin key) may renew or release the lease.</param>
+    /// <param name="cancellationToken">Ends a wait.</param>
     /// <exception cref="NvencRequestException">The request cannot be served on this host (no encoder, unknown GPU).</exception>
-    public async Task<AcquireOutcome> AcquireAsync(LeaseRequest request, CancellationToken cancellationToken)
+    public async Task<AcquireOutcome> AcquireAsync(LeaseRequest request, string? owner, CancellationToken cancellationToken)
     {
         var reading = await budgets.ReadAsync(fresh: false, cancellationToken);
-        var budget = ChooseBudget(request, reading);
+        var budget = await ChooseBudgetAsync(request, reading, cancellationToken);
         var ttl = TimeSpan.FromSeconds(request.TtlSeconds ?? options.Value.DefaultTtlSeconds);
         int? quota = request.ContainerId is { } container && options.Value.Quotas.TryGetValue(container, out var cap) ? cap : null;
+
+        async Task<bool> QuotaReachedAsync(CancellationToken token) =>
+            quota is { } limit && await store.CountForContainerAsync(request.ContainerId!, token) >= limit;
 
         async Task<Lease?> TryOnceAsync(CancellationToken token)
         {
@@ -59,24 +66,37 @@ public sealed partial class NvencGuard(
                 return null;
             }
 
-            var (lease, active) = await store.TryAcquireAsync(budget.Key, budget.Limit, request.Holder, request.ContainerId,
+            var (lease, active) = await store.TryAcquireAsync(budget.Key, budget.Limit, request.Holder, owner, request.ContainerId,
                 budgets.PerGpu ? budget.Key : null, ttl, quota, token);
             if (lease is not null)
             {
                 Peak(budget.Key, active);
+            }
+            else if (await QuotaReachedAsync(token))
+            {
+                // The container's own quota, not the budget, refused it: waiting in the budget's line would only hold up others.
+                throw new QuotaReachedException();
             }
 
             return lease;
         }
 
         Lease? granted;
-        if (request.WaitSeconds is > 0 and var wait)
+        try
         {
-            granted = await line.WaitAsync(budget.Key, TimeSpan.FromSeconds(wait), TryOnceAsync, cancellationToken);
+            if (await QuotaReachedAsync(cancellationToken))
+            {
+                throw new QuotaReachedException();
+            }
+
+            granted = request.WaitSeconds is > 0 and var wait
+                ? await line.WaitAsync(budget.Key, TimeSpan.FromSeconds(wait), TryOnceAsync, cancellationToken)
+                : line.HasWaiters(budget.Key) ? null : await TryOnceAsync(cancellationToken);
         }
-        else
+        catch (QuotaReachedException)
         {
-            granted = line.HasWaiters(budget.Key) ? null : await TryOnceAsync(cancellationToken);
+            return new AcquireOutcome(null, await RetryAfterAsync(budget.Key, cancellationToken),
+                $"Container {request.ContainerId} already holds its quota of {quota} lease(s).");
         }
 
         if (granted is not null)
@@ -85,16 +105,25 @@ public sealed partial class NvencGuard(
             return new AcquireOutcome(granted, 0, null);
         }
 
-        return new AcquireOutcome(null, await RetryAfterAsync(budget.Key, cancellationToken), Refusal(budget, reading, request, quota));
+        return new AcquireOutcome(null, await RetryAfterAsync(budget.Key, cancellationToken),
+            $"The budget '{budget.Key}' is full: {budget.Limit} concurrent sessions allowed, {reading.Observed(budget)} observed running.");
     }
 
     public Task<Lease?> FindAsync(string leaseId, CancellationToken cancellationToken) => store.FindAsync(leaseId, cancellationToken);
 
-    public Task<Lease?> RenewAsync(string leaseId, int? ttlSeconds, CancellationToken cancellationToken) =>
-        store.RenewAsync(leaseId, TimeSpan.FromSeconds(ttlSeconds ?? options.Value.DefaultTtlSeconds), cancellationToken);
-
-    public async Task<bool> ReleaseAsync(string leaseId, CancellationToken cancellationToken)
+    /// <summary>Renews a lease of <paramref name="caller"/>'s (any lease for an admin key); null when it is not active.</summary>
+    /// <exception cref="NvencRequestException">The lease belongs to another key (403).</exception>
+    public async Task<Lease?> RenewAsync(string leaseId, int? ttlSeconds, string? caller, bool admin, CancellationToken cancellationToken)
     {
+        await CheckOwnerAsync(leaseId, caller, admin, cancellationToken);
+        return await store.RenewAsync(leaseId, TimeSpan.FromSeconds(ttlSeconds ?? options.Value.DefaultTtlSeconds), cancellationToken);
+    }
+
+    /// <summary>Releases a lease of <paramref name="caller"/>'s (any lease for an admin key); false when it was not active.</summary>
+    /// <exception cref="NvencRequestException">The lease belongs to another key (403).</exception>
+    public async Task<bool> ReleaseAsync(string leaseId, string? caller, bool admin, CancellationToken cancellationToken)
+    {
+        await CheckOwnerAsync(leaseId, caller, admin, cancellationToken);
         var released = await store.ReleaseAsync(leaseId, cancellationToken);
         if (released is null)
         {
@@ -114,7 +143,16 @@ public sealed partial class NvencGuard(
         }
     }
 
-    private BudgetDefinition ChooseBudget(LeaseRequest request, BudgetReading reading)
+    private async Task CheckOwnerAsync(string leaseId, string? caller, bool admin, CancellationToken cancellationToken)
+    {
+        if (!admin && await store.FindAsync(leaseId, cancellationToken) is { } lease && lease.Owner != caller)
+        {
+            throw new NvencRequestException(StatusCodes.Status403Forbidden, "The lease belongs to another key.",
+                $"Lease '{leaseId}' was acquired with the key '{lease.Owner}'; only that key or an admin key may renew or release it.");
+        }
+    }
+
+    private async Task<BudgetDefinition> ChooseBudgetAsync(LeaseRequest request, BudgetReading reading, CancellationToken cancellationToken)
     {
         if (!budgets.PerGpu)
         {
@@ -129,10 +167,10 @@ public sealed partial class NvencGuard(
 
         if (request.GpuId is { } gpuId)
         {
-            var address = PciAddress.Normalize(gpuId);
-            return reading.Budgets.FirstOrDefault(b => b.Key == address || b.Key == gpuId)
+            var address = GpuInventory.Match(await inventory.TopologyGpusAsync(refresh: false, cancellationToken), gpuId)?.PciAddress;
+            return reading.Budgets.FirstOrDefault(b => b.Key == address)
                    ?? throw new NvencRequestException(StatusCodes.Status409Conflict, "No such NVENC GPU.",
-                       $"No GPU with an NVENC encoder has the id '{gpuId}'; with scope gpu, give its PCI address.");
+                       $"No GPU with an NVENC encoder has the id '{gpuId}'. GET /api/v1/nvenc lists the budgets.");
         }
 
         // The GPU with the most room now; unrestricted GPUs first.
@@ -142,11 +180,6 @@ public sealed partial class NvencGuard(
     private static NvencRequestException NoEncoder(BudgetReading reading) =>
         new(StatusCodes.Status409Conflict, "This host has no NVENC encoder.", string.Join(" ", reading.Notes),
             "Set GpuLxc:Nvenc:LimitOverride only if the driver is wrong about the encoder; otherwise encode in software.");
-
-    private static string Refusal(BudgetDefinition budget, BudgetReading reading, LeaseRequest request, int? quota) =>
-        quota is not null
-            ? $"The budget '{budget.Key}' (limit {budget.Limit?.ToString(CultureInfo.InvariantCulture) ?? "none"}) or container {request.ContainerId}'s quota of {quota} is full."
-            : $"The budget '{budget.Key}' is full: {budget.Limit} concurrent sessions allowed, {reading.Observed(budget)} observed running.";
 
     /// <summary>Seconds until the budget's earliest lease lapses (1–60), or 5 when observed sessions hold the budget.</summary>
     private async Task<int> RetryAfterAsync(string budget, CancellationToken cancellationToken)
@@ -169,6 +202,9 @@ public sealed partial class NvencGuard(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Lease {LeaseId} granted to {Holder} on budget {Budget}")]
     private static partial void LogGranted(ILogger logger, string leaseId, string holder, string budget);
 }
+
+/// <summary>The container's quota, not the budget, refused a lease.</summary>
+internal sealed class QuotaReachedException : Exception;
 
 /// <summary>A lease request this host cannot serve; answered as problem+json.</summary>
 public sealed class NvencRequestException(int status, string title, string detail, string? fix = null) : Exception(detail)

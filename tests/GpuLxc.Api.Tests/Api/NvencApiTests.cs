@@ -197,7 +197,58 @@ public sealed class NvencApiTests
 
         Assert.Equal(429, error.StatusCode);
         Assert.Contains("quota of 1", error.Result.Detail, StringComparison.Ordinal);
+        Assert.Contains("101", error.Result.Detail, StringComparison.Ordinal);
         Assert.Equal("102", other.ContainerId);
+    }
+
+    [Fact]
+    public async Task OnlyTheKeyThatAcquiredALeaseOrAnAdminMayRenewOrReleaseIt()
+    {
+        using var factory = Guarded(limit: 3);
+        var jellyfin = factory.CreateGpuLxcClient(TestKeys.Sessions);
+        var other = factory.CreateGpuLxcClient(TestKeys.ReadAndSessions);
+        var lease = await jellyfin.AcquireLeaseAsync(new LeaseRequest { Holder = "jellyfin" });
+
+        var renew = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() => other.RenewLeaseAsync(lease.Id, new RenewRequest()));
+        var release = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() => other.ReleaseLeaseAsync(lease.Id));
+        await jellyfin.RenewLeaseAsync(lease.Id, new RenewRequest { TtlSeconds = 120 });
+        await factory.CreateGpuLxcClient(TestKeys.Admin).ReleaseLeaseAsync(lease.Id);
+
+        Assert.Equal((403, 403), (renew.StatusCode, release.StatusCode));
+        Assert.Equal("transcoder", lease.Owner);
+        Assert.Empty((await factory.CreateGpuLxcClient().GetNvencAsync()).Leases);
+    }
+
+    [Fact]
+    public async Task AWaiterHeldBackByItsContainersQuotaDoesNotHoldUpTheLine()
+    {
+        using var factory = Guarded(limit: 5);
+        factory.Settings["GpuLxc:Nvenc:Quotas:101"] = "1";
+        var client = new GpuLxcClient(factory.CreateKeyedClient(TestKeys.Sessions));
+        await client.AcquireLeaseAsync(new LeaseRequest { Holder = "jellyfin", ContainerId = "101" });
+
+        var started = DateTime.UtcNow;
+        var refused = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() =>
+            client.AcquireLeaseAsync(new LeaseRequest { Holder = "jellyfin-2", ContainerId = "101", WaitSeconds = 60 }));
+        var plex = await client.AcquireLeaseAsync(new LeaseRequest { Holder = "plex", ContainerId = "102" });
+
+        Assert.Equal(429, refused.StatusCode);
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
+        Assert.Equal("plex", plex.Holder);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData(HostFixtures.SeedUuid)]
+    [InlineData("03:00.0")]
+    public async Task WithScopeGpuALeaseNamesItsGpuByAnyOfItsIds(string gpuId)
+    {
+        using var factory = Guarded(limit: 2);
+        factory.Settings["GpuLxc:Nvenc:Scope"] = "gpu";
+
+        var lease = await factory.CreateGpuLxcClient(TestKeys.Sessions).AcquireLeaseAsync(new LeaseRequest { Holder = "ffmpeg", GpuId = gpuId });
+
+        Assert.Equal(("0000:03:00.0", "0000:03:00.0"), (lease.Budget, lease.Gpu));
     }
 
     [Fact]

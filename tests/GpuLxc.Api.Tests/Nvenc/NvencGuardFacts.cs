@@ -30,7 +30,7 @@ public sealed class NvencGuardFacts
                 switch (random.Next(10))
                 {
                     case < 4:
-                        var outcome = await guard.AcquireAsync(new LeaseRequest($"client-{seed}", TtlSeconds: random.Next(5, 40)), CancellationToken.None);
+                        var outcome = await guard.AcquireAsync(new LeaseRequest($"client-{seed}", TtlSeconds: random.Next(5, 40)), $"client-{seed}", CancellationToken.None);
                         if (outcome.Lease is { } lease)
                         {
                             mine.Add(lease.Id);
@@ -39,11 +39,11 @@ public sealed class NvencGuardFacts
 
                         break;
                     case < 6 when mine.Count > 0:
-                        await guard.RenewAsync(mine[random.Next(mine.Count)], random.Next(5, 40), CancellationToken.None);
+                        await guard.RenewAsync(mine[random.Next(mine.Count)], random.Next(5, 40), $"client-{seed}", admin: false, CancellationToken.None);
                         break;
                     case < 8 when mine.Count > 0:
                         var index = random.Next(mine.Count);
-                        await guard.ReleaseAsync(mine[index], CancellationToken.None);
+                        await guard.ReleaseAsync(mine[index], $"client-{seed}", admin: false, CancellationToken.None);
                         mine.RemoveAt(index);
                         break;
                     case 8:
@@ -75,7 +75,7 @@ public sealed class NvencGuardFacts
         using var factory = NvencApiTests.Guarded(limit: 3);
         factory.CreateClient().Dispose();
         var guard = factory.Services.GetRequiredService<NvencGuard>();
-        await guard.AcquireAsync(new LeaseRequest("ffmpeg"), CancellationToken.None);
+        await guard.AcquireAsync(new LeaseRequest("ffmpeg"), "test", CancellationToken.None);
         await guard.StatusAsync(CancellationToken.None);
 
         var values = new Dictionary<string, int>();
