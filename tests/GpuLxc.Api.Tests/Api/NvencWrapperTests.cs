@@ -111,6 +111,39 @@ public sealed class NvencWrapperTests : IDisposable
     }
 
     [Fact]
+    public async Task AFullBudgetFailsWhenTheCommandFiltersOnTheGpu()
+    {
+        await Client().AcquireLeaseAsync(new LeaseRequest { Holder = "someone else", TtlSeconds = 600 });
+
+        var (exit, stderr) = await RunAsync("-hwaccel cuda -i in.mkv -vf scale_cuda=1280:720 -c:v hevc_nvenc -f mp4 out.mp4");
+
+        Assert.Equal(75, exit);
+        Assert.Contains("filters on the GPU", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Join(_work, "args")));
+    }
+
+    [Fact]
+    public async Task AKilledWrapperStopsRenewingAndTheKeyIsOnNoCommandLine()
+    {
+        var run = RunAsync(NvencArgs, ("FAKE_SLEEP", "31"));
+        for (var i = 0; i < 100 && !File.Exists(Path.Join(_work, "started")); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        var commandLines = Directory.GetDirectories("/proc").Select(d => Path.Join(d, "cmdline")).Where(File.Exists)
+            .Select(path => { try { return File.ReadAllText(path); } catch (IOException) { return ""; } });
+        Assert.DoesNotContain(commandLines, line => line.Contains(TestKeys.Sessions, StringComparison.Ordinal));
+        Process.Start("pkill", ["-KILL", "-f", $"{Wrapper} {NvencArgs.Split(' ')[0]}"])!.WaitForExit();
+        Process.Start("pkill", ["-KILL", "-f", Path.Join(_work, "ffmpeg")])!.WaitForExit();
+        Process.Start("pkill", ["-KILL", "-x", "-f", "sleep 31"])!.WaitForExit();
+        await run;
+        await Task.Delay(TimeSpan.FromSeconds(9));
+
+        Assert.Empty((await Client().GetNvencAsync()).Leases);
+    }
+
+    [Fact]
     public async Task AProbeTakesNoLease()
     {
         var (exit, _) = await RunAsync("-hide_banner -version");
