@@ -55,22 +55,30 @@ public sealed class LeaseStore : IDisposable
             return await insert.ExecuteScalarAsync() is long active ? (lease, (int)active) : ((Lease?)null, 0);
         }, cancellationToken, skipIfCancelled: true);
 
-    /// <summary>Extends an active lease to now + <paramref name="ttl"/>; null when it expired or was released.</summary>
-    public Task<Lease?> RenewAsync(string id, TimeSpan ttl, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Extends an active lease to now + <paramref name="ttl"/>; null when it expired, was released, or is not
+    /// <paramref name="owner"/>'s (null owner: any lease).
+    /// </summary>
+    public Task<Lease?> RenewAsync(string id, string? owner, TimeSpan ttl, CancellationToken cancellationToken) =>
         WriteAsync(async (writer, now) =>
         {
             writer.Renew.Parameters["$id"].Value = id;
+            writer.Renew.Parameters["$owner"].Value = (object?)owner ?? DBNull.Value;
             writer.Renew.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
             writer.Renew.Parameters["$expires"].Value = (now + ttl).ToUnixTimeMilliseconds();
             await using var reader = await writer.Renew.ExecuteReaderAsync();
             return await reader.ReadAsync() ? Read(reader) : null;
         }, cancellationToken);
 
-    /// <summary>Ends a lease; returns it when it was active (null when unknown, expired or already released).</summary>
-    public Task<Lease?> ReleaseAsync(string id, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Ends a lease of <paramref name="owner"/>'s (null owner: any lease); returns it when it was active (null when
+    /// unknown, expired, already released, or another's).
+    /// </summary>
+    public Task<Lease?> ReleaseAsync(string id, string? owner, CancellationToken cancellationToken) =>
         WriteAsync(async (writer, now) =>
         {
             writer.Release.Parameters["$id"].Value = id;
+            writer.Release.Parameters["$owner"].Value = (object?)owner ?? DBNull.Value;
             await using var reader = await writer.Release.ExecuteReaderAsync();
             return await reader.ReadAsync() && reader.GetInt64(7) > now.ToUnixTimeMilliseconds() ? Read(reader) : null;
         }, cancellationToken);
@@ -215,8 +223,9 @@ public sealed class LeaseStore : IDisposable
                   AND ($quota IS NULL OR (SELECT COUNT(*) FROM lease WHERE container_id = $container AND expires_at > $now) < $quota)
                 RETURNING (SELECT COUNT(*) FROM lease WHERE budget = $budget AND expires_at > $now)
                 """, "$id", "$budget", "$holder", "$owner", "$container", "$gpu", "$now", "$expires", "$limit", "$quota");
-            Renew = Prepare($"UPDATE lease SET expires_at = $expires WHERE id = $id AND expires_at > $now RETURNING {Columns}", "$id", "$now", "$expires");
-            Release = Prepare($"DELETE FROM lease WHERE id = $id RETURNING {Columns}", "$id");
+            Renew = Prepare($"UPDATE lease SET expires_at = $expires WHERE id = $id AND expires_at > $now AND ($owner IS NULL OR owner IS $owner) RETURNING {Columns}",
+                "$id", "$owner", "$now", "$expires");
+            Release = Prepare($"DELETE FROM lease WHERE id = $id AND ($owner IS NULL OR owner IS $owner) RETURNING {Columns}", "$id", "$owner");
             Reap = Prepare("DELETE FROM lease WHERE expires_at <= $now", "$now");
             NextExpiry = Prepare("SELECT MIN(expires_at) FROM lease WHERE budget = $budget AND expires_at > $now", "$budget", "$now");
         }

@@ -22,19 +22,42 @@ public sealed class NvencBudgets(GpuInventory inventory, SessionAttribution attr
     public const string HostBudget = "host";
     public static readonly TimeSpan ReadingTtl = TimeSpan.FromMilliseconds(500);
 
+    private readonly Lock _gate = new();
     private (BudgetReading Reading, DateTimeOffset ReadAt)? _cached;
+    private Task<BudgetReading>? _reading;
 
     public bool PerGpu => string.Equals(options.Value.Scope, "gpu", StringComparison.OrdinalIgnoreCase);
 
-    public async Task<BudgetReading> ReadAsync(bool fresh, CancellationToken cancellationToken)
+    /// <summary>
+    /// The cached reading while it is fresh; otherwise one new reading shared by every caller that asks meanwhile
+    /// (a burst of requests at expiry must not start a burst of nvidia-smi processes).
+    /// </summary>
+    public Task<BudgetReading> ReadAsync(bool fresh, CancellationToken cancellationToken)
     {
-        if (!fresh && _cached is { } cached && time.GetUtcNow() - cached.ReadAt < ReadingTtl)
+        lock (_gate)
         {
-            return cached.Reading;
+            if (!fresh && _cached is { } cached && time.GetUtcNow() - cached.ReadAt < ReadingTtl)
+            {
+                return Task.FromResult(cached.Reading);
+            }
+
+            if (_reading is null || _reading.IsCompleted)
+            {
+                _reading = ReadAndCacheAsync();
+            }
+
+            return _reading.WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task<BudgetReading> ReadAndCacheAsync()
+    {
+        var reading = await ReadNowAsync(CancellationToken.None);
+        lock (_gate)
+        {
+            _cached = (reading, time.GetUtcNow());
         }
 
-        var reading = await ReadNowAsync(cancellationToken);
-        _cached = (reading, time.GetUtcNow());
         return reading;
     }
 

@@ -115,18 +115,23 @@ public sealed partial class NvencGuard(
     /// <exception cref="NvencRequestException">The lease belongs to another key (403).</exception>
     public async Task<Lease?> RenewAsync(string leaseId, int? ttlSeconds, string? caller, bool admin, CancellationToken cancellationToken)
     {
-        await CheckOwnerAsync(leaseId, caller, admin, cancellationToken);
-        return await store.RenewAsync(leaseId, TimeSpan.FromSeconds(ttlSeconds ?? options.Value.DefaultTtlSeconds), cancellationToken);
+        var renewed = await store.RenewAsync(leaseId, admin ? null : caller, TimeSpan.FromSeconds(ttlSeconds ?? options.Value.DefaultTtlSeconds), cancellationToken);
+        if (renewed is null)
+        {
+            await ThrowIfAnothersAsync(leaseId, cancellationToken);
+        }
+
+        return renewed;
     }
 
     /// <summary>Releases a lease of <paramref name="caller"/>'s (any lease for an admin key); false when it was not active.</summary>
     /// <exception cref="NvencRequestException">The lease belongs to another key (403).</exception>
     public async Task<bool> ReleaseAsync(string leaseId, string? caller, bool admin, CancellationToken cancellationToken)
     {
-        await CheckOwnerAsync(leaseId, caller, admin, cancellationToken);
-        var released = await store.ReleaseAsync(leaseId, cancellationToken);
+        var released = await store.ReleaseAsync(leaseId, admin ? null : caller, cancellationToken);
         if (released is null)
         {
+            await ThrowIfAnothersAsync(leaseId, cancellationToken);
             return false;
         }
 
@@ -143,9 +148,10 @@ public sealed partial class NvencGuard(
         }
     }
 
-    private async Task CheckOwnerAsync(string leaseId, string? caller, bool admin, CancellationToken cancellationToken)
+    /// <summary>After a renewal or release touched nothing: an active lease still there is another key's.</summary>
+    private async Task ThrowIfAnothersAsync(string leaseId, CancellationToken cancellationToken)
     {
-        if (!admin && await store.FindAsync(leaseId, cancellationToken) is { } lease && lease.Owner != caller)
+        if (await store.FindAsync(leaseId, cancellationToken) is { } lease)
         {
             throw new NvencRequestException(StatusCodes.Status403Forbidden, "The lease belongs to another key.",
                 $"Lease '{leaseId}' was acquired with the key '{lease.Owner}'; only that key or an admin key may renew or release it.");
