@@ -1,14 +1,11 @@
+using GpuLxc.Api.Infrastructure;
+
 namespace GpuLxc.Api.Attachments;
 
-/// <summary>A request about a container that cannot be carried out; the endpoint answers it as problem+json.</summary>
-public sealed class AttachmentProblemException(int status, string title, string detail, string? fix = null) : Exception(detail)
+/// <summary>A request about a container that cannot be carried out.</summary>
+public sealed class AttachmentProblemException(int status, string title, string detail, string? fix = null)
+    : ProblemException(status, title, detail, fix)
 {
-    public int Status { get; } = status;
-
-    public string Title { get; } = title;
-
-    public string? Fix { get; } = fix;
-
     public static AttachmentProblemException NoBackend() => new(StatusCodes.Status409Conflict, "No container backend on this host.",
         "Neither /etc/pve/lxc (Proxmox VE) nor the LXC tools were found, and GpuLxc:Host:Backend does not name one.",
         "Install Proxmox VE or LXC, or set GpuLxc:Host:Backend.");

@@ -104,10 +104,9 @@ public static class ContainersApi
         {
             return await action();
         }
-        catch (AttachmentProblemException e)
+        catch (ProblemException e)
         {
-            return TypedResults.Problem(statusCode: e.Status, title: e.Title, detail: e.Message,
-                extensions: e.Fix is null ? null : new Dictionary<string, object?> { ["fix"] = e.Fix });
+            return e.ToResult();
         }
         catch (ContainerBackendException e)
         {

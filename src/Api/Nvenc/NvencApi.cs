@@ -58,9 +58,9 @@ public static partial class NvencApi
                 detail: outcome.Refusal, type: "urn:gpulxc:problem:nvenc-budget-full",
                 extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = outcome.RetryAfterSeconds });
         }
-        catch (NvencRequestException e)
+        catch (ProblemException e)
         {
-            return Problem(e);
+            return e.ToResult();
         }
     }
 
@@ -76,9 +76,9 @@ public static partial class NvencApi
                 ? TypedResults.Ok(lease)
                 : Gone(leaseId);
         }
-        catch (NvencRequestException e)
+        catch (ProblemException e)
         {
-            return Problem(e);
+            return e.ToResult();
         }
     }
 
@@ -88,9 +88,9 @@ public static partial class NvencApi
         {
             return await guard.ReleaseAsync(leaseId, user.Identity?.Name, IsAdmin(user), cancellationToken) ? TypedResults.NoContent() : Gone(leaseId);
         }
-        catch (NvencRequestException e)
+        catch (ProblemException e)
         {
-            return Problem(e);
+            return e.ToResult();
         }
     }
 
@@ -109,10 +109,6 @@ public static partial class NvencApi
     }
 
     private static bool IsAdmin(ClaimsPrincipal user) => user.HasClaim(Scopes.ClaimType, Scopes.Admin);
-
-    private static ProblemHttpResult Problem(NvencRequestException e) =>
-        TypedResults.Problem(statusCode: e.Status, title: e.Title, detail: e.Message,
-            extensions: e.Fix is null ? null : new Dictionary<string, object?> { ["fix"] = e.Fix });
 
     private static ProblemHttpResult Gone(string leaseId) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such lease.",
