@@ -138,7 +138,8 @@ public sealed class NvencWrapperTests : IDisposable
         Process.Start("pkill", ["-KILL", "-f", Path.Join(_work, "ffmpeg")])!.WaitForExit();
         Process.Start("pkill", ["-KILL", "-x", "-f", "sleep 31"])!.WaitForExit();
         await run;
-        await Task.Delay(TimeSpan.FromSeconds(9));
+        // The renewer notices within TTL/3 (2 s); the last renewal lapses 6 s after it was made.
+        await Task.Delay(TimeSpan.FromSeconds(10));
 
         Assert.Empty((await Client().GetNvencAsync()).Leases);
     }
