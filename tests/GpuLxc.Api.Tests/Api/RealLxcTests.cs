@@ -93,6 +93,50 @@ public sealed class RealLxcTests : IDisposable
     }
 
     [Fact]
+    public async Task TheLinesWrittenIntoAProxmoxConfigWorkInARealContainer()
+    {
+        // A stand-in Proxmox: the container's PVE config lives in the prepared /etc/pve/lxc, and a stub pct starts
+        // a real LXC container from it as pve-container does — the base config plus the PVE config's raw lxc.* lines.
+        const string Vmid = "4242";
+        _tree.WithContainer(Vmid, $"arch: amd64\nhostname: {_name}\nmemory: 512\nostype: unmanaged\n")
+            .WithFile("/etc/pve/.base-config", BaseConfig())
+            .WithCommand("pct", $$"""
+                pve="{{_tree.PathOf($"/etc/pve/lxc/{Vmid}.conf")}}"
+                generate() {
+                  cat "{{_tree.PathOf("/etc/pve/.base-config")}}" > "/var/lib/lxc/{{_name}}/config"
+                  sed -n '/^\[/q; s/^\(lxc\.[a-z0-9_.-]*\): \(.*\)$/\1 = \2/p' "$pve" >> "/var/lib/lxc/{{_name}}/config"
+                }
+                case "$1" in
+                  list) echo "VMID       Status     Lock         Name"
+                        echo "{{Vmid}}       $(lxc-info -n {{_name}} -s -H | tr 'A-Z' 'a-z')                 {{_name}}" ;;
+                  status) echo "status: $(lxc-info -n {{_name}} -s -H | tr 'A-Z' 'a-z')" ;;
+                  start) generate && lxc-start -n {{_name}} ;;
+                  reboot) flock -n "{{_tree.PathOf($"/run/lock/lxc/pve-config-{Vmid}.lock")}}" true || exit 255
+                          lxc-stop -n {{_name}} && generate && lxc-start -n {{_name}} ;;
+                  *) exit 2 ;;
+                esac
+                """);
+        using var factory = new GpuLxcApiFactory(_tree);
+        factory.Settings["GpuLxc:Host:Backend"] = "proxmox";
+        var client = factory.CreateGpuLxcClient();
+
+        var attached = await client.AttachGpuAsync(Vmid, new AttachRequest());
+        Run(Path.Join(_tree.BinDir, "pct"), "start", Vmid);
+        WaitRunning();
+
+        Assert.Equal(AttachmentMode.Raw, attached.Attachment!.Mode);
+        Assert.Contains(_cgroup2 ? $"lxc.cgroup2.devices.allow: c {_uvmMajor}:* rwm" : $"lxc.cgroup.devices.allow: c {_uvmMajor}:* rwm", attached.Added);
+        Assert.Contains(NoDevice, Inside("cat /dev/nvidia-uvm"), StringComparison.Ordinal);
+        Assert.Contains(NoDevice, Inside("cat /dev/nvidia0"), StringComparison.Ordinal);
+
+        var detached = await client.DetachGpuAsync(Vmid, restart: true);
+        WaitRunning();
+
+        Assert.True(detached.Restarted);
+        Assert.Contains(Denied, Inside($"mknod /tmp/uvm c {_uvmMajor} 0; cat /tmp/uvm"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TheManualProceduresHardCodedMajorLeavesNvidiaUvmDenied()
     {
         // The seed procedure's lines, as its readers paste them (its cgroup-v1 key and uvm major 243).
