@@ -120,14 +120,26 @@ public sealed partial class ApiKeyStore
         }
 
         var key = "glx_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+        // Written under a temporary name and linked into place, so that a reader never sees a half-written key and,
+        // when two instances start on one data dir at once, exactly one key wins and both use it.
+        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly };
-        using (var stream = new FileStream(path, options))
+        using (var stream = new FileStream(temporary, options))
         using (var writer = new StreamWriter(stream))
         {
             writer.WriteLine(key);
         }
 
-        return key;
+        try
+        {
+            File.Move(temporary, path, overwrite: false);
+            return key;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temporary);
+            return LoadOrCreateGeneratedKey(path, logger);
+        }
     }
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]

@@ -90,6 +90,16 @@ public sealed class ApiKeyStoreFacts : IDisposable
     }
 
     [Fact]
+    public async Task Constructor_AgreesOnOneGeneratedKey_WhenInstancesStartTogether()
+    {
+        var stores = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Create())));
+
+        var key = File.ReadAllText(_dataDirectory.File(ApiKeyStore.GeneratedKeyFileName)).Trim();
+        Assert.All(stores, store => Assert.NotNull(store.Find(key)));
+        Assert.Single(Directory.GetFiles(_dataDirectory.Path));
+    }
+
+    [Fact]
     public void Constructor_TightensTheModeOfAGeneratedKeyFileOthersCouldRead()
     {
         var path = _dataDirectory.File(ApiKeyStore.GeneratedKeyFileName);
