@@ -6,6 +6,7 @@ using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Inventory;
+using GpuLxc.Api.Metrics;
 using GpuLxc.Api.Nvenc;
 
 // Settings files sit beside the binary; the working directory is only where ./data goes by default.
@@ -23,6 +24,7 @@ builder.Services.AddInventory(builder.Configuration);
 builder.Services.AddDiagnostics();
 builder.Services.AddContainers();
 builder.Services.AddNvenc();
+builder.Services.AddMetricsEndpoint();
 builder.Services.AddHealth();
 
 var app = builder.Build();
@@ -33,6 +35,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 
 app.MapHealth();
+app.MapMetricsEndpoint();
 
 var api = app.MapApiV1();
 api.MapHost();

@@ -36,7 +36,7 @@ public sealed partial class ApiKeyStore
         }
 
         var path = dataDirectory.File(GeneratedKeyFileName);
-        var key = LoadOrCreateGeneratedKey(path, logger);
+        var key = File.Exists(path) ? ReadGeneratedKey(path, logger) : CreateGeneratedKey(path, logger);
         Add(key, new ApiKeyIdentity(GeneratedKeyName, new HashSet<string>([Scopes.Admin], StringComparer.Ordinal)));
         LogGeneratedKey(logger, path);
     }
@@ -103,42 +103,46 @@ public sealed partial class ApiKeyStore
 
     private void Add(string key, ApiKeyIdentity identity) => _keys.Add((SHA256.HashData(Encoding.UTF8.GetBytes(key)), identity));
 
-    private static string LoadOrCreateGeneratedKey(string path, ILogger logger)
+    private static string CreateGeneratedKey(string path, ILogger logger)
     {
-        if (File.Exists(path))
-        {
-            if ((File.GetUnixFileMode(path) & ~OwnerOnly) != 0)
-            {
-                File.SetUnixFileMode(path, OwnerOnly);
-                LogTightenedMode(logger, path);
-            }
-
-            var existing = File.ReadAllText(path).Trim();
-            return existing.Length >= MinimumKeyLength
-                ? existing
-                : throw new InvalidOperationException($"The API key file {path} is empty or too short; delete it to generate a new key.");
-        }
-
         var key = "glx_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
-        // Written under a temporary name and linked into place, so that a reader never sees a half-written key and,
-        // when two instances start on one data dir at once, exactly one key wins and both use it.
-        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly };
-        using (var stream = new FileStream(temporary, options))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.WriteLine(key);
-        }
-
         try
         {
-            File.Move(temporary, path, overwrite: false);
+            // CreateNew is atomic: when instances start on one data dir at once, exactly one creates the file.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly };
+            using var stream = new FileStream(path, options);
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(key + "\n"));
             return key;
         }
         catch (IOException) when (File.Exists(path))
         {
-            File.Delete(temporary);
-            return LoadOrCreateGeneratedKey(path, logger);
+            return ReadGeneratedKey(path, logger);
+        }
+    }
+
+    /// <summary>The existing key; a file another instance is still writing is read again until it holds one.</summary>
+    private static string ReadGeneratedKey(string path, ILogger logger)
+    {
+        if ((File.GetUnixFileMode(path) & ~OwnerOnly) != 0)
+        {
+            File.SetUnixFileMode(path, OwnerOnly);
+            LogTightenedMode(logger, path);
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            var key = File.ReadAllText(path).Trim();
+            if (key.Length >= MinimumKeyLength)
+            {
+                return key;
+            }
+
+            if (attempt == 50)
+            {
+                throw new InvalidOperationException($"The API key file {path} is empty or too short; delete it to generate a new key.");
+            }
+
+            Thread.Sleep(20);
         }
     }
 

@@ -4,7 +4,7 @@ namespace GpuLxc.Api.Nvenc;
 
 /// <summary>
 /// The NVENC budget as <see cref="System.Diagnostics.Metrics"/> gauges on the <c>GpuLxc.Nvenc</c> meter, tagged
-/// with the budget, for whichever exporter serves <c>/metrics</c>. They report the guard's last status (refreshed
+/// with the budget (<c>/metrics</c> names them <c>gpulxc_nvenc_limit</c>, <c>gpulxc_nvenc_in_use</c>, …). They report the guard's last status (refreshed
 /// every few seconds and on every <c>GET /api/v1/nvenc</c>).
 /// </summary>
 public sealed class NvencMetrics : IDisposable
@@ -16,11 +16,11 @@ public sealed class NvencMetrics : IDisposable
     public NvencMetrics(IMeterFactory meters, NvencGuard guard)
     {
         _meter = meters.Create(MeterName);
-        Gauge("gpulxc_nvenc_limit", "Concurrent NVENC sessions the budget allows (absent when unrestricted)", b => b.Limit);
-        Gauge("gpulxc_nvenc_in_use", "max(active leases, sessions the driver reports)", b => b.InUse);
-        Gauge("gpulxc_nvenc_available", "Sessions that can still be granted", b => b.Available);
-        Gauge("gpulxc_nvenc_leases", "Active leases", b => b.Leases);
-        Gauge("gpulxc_nvenc_observed", "Encode sessions the driver reports", b => b.Observed);
+        Gauge("limit", "Concurrent NVENC sessions the budget allows (absent when unrestricted)", b => b.Limit);
+        Gauge("in_use", "max(active leases, sessions the driver reports)", b => b.InUse);
+        Gauge("available", "Sessions that can still be granted", b => b.Available);
+        Gauge("leases", "Active leases", b => b.Leases);
+        Gauge("observed", "Encode sessions the driver reports", b => b.Observed);
 
         void Gauge(string name, string description, Func<NvencBudget, int?> value) =>
             _meter.CreateObservableGauge(name, () =>

@@ -97,11 +97,11 @@ public sealed class NvencGuardFacts
         listener.Start();
         listener.RecordObservableInstruments();
 
-        Assert.Equal(3, values["gpulxc_nvenc_limit"]);
-        Assert.Equal(1, values["gpulxc_nvenc_in_use"]);
-        Assert.Equal(2, values["gpulxc_nvenc_available"]);
-        Assert.Equal(1, values["gpulxc_nvenc_leases"]);
-        Assert.Equal(0, values["gpulxc_nvenc_observed"]);
+        Assert.Equal(3, values["limit"]);
+        Assert.Equal(1, values["in_use"]);
+        Assert.Equal(2, values["available"]);
+        Assert.Equal(1, values["leases"]);
+        Assert.Equal(0, values["observed"]);
     }
 
     private static void InterlockedMax(ref int target, int value)
