@@ -55,7 +55,9 @@ public sealed class GpuLxcDatabase
             ForeignKeys = true,
             DefaultTimeout = 30,
         }.ToString();
-        _created = new Lazy<bool>(CreateSchema);
+        // Not ExecutionAndPublication: that would cache a failure (a data dir briefly unwritable) for good. Creating the
+        // schema is idempotent, so a rare concurrent second run is harmless.
+        _created = new Lazy<bool>(CreateSchema, LazyThreadSafetyMode.PublicationOnly);
     }
 
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
