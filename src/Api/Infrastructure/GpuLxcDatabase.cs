@@ -86,7 +86,14 @@ public sealed class GpuLxcDatabase
         if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
         {
             command.CommandText = "ALTER TABLE lease ADD COLUMN owner TEXT";
-            command.ExecuteNonQuery();
+            try
+            {
+                command.ExecuteNonQuery();
+            }
+            catch (SqliteException e) when (e.Message.Contains("duplicate column", StringComparison.Ordinal))
+            {
+                // Another connection added it a moment ago.
+            }
         }
 
         return true;
