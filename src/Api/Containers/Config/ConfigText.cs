@@ -45,13 +45,16 @@ public abstract class ConfigText
     /// <summary>Where a new setting with <paramref name="key"/> goes.</summary>
     protected abstract int InsertionIndex(string key);
 
-    /// <summary>The lines that hold settings this edit may touch (Proxmox: the main section only).</summary>
+    /// <summary>
+    /// The lines that hold settings this edit may touch (Proxmox: the main section only). Computed on each read,
+    /// so loops read it once.
+    /// </summary>
     public abstract int EditableEnd { get; }
 
     /// <summary>Indexes of the editable lines whose setting is <paramref name="key"/> = <paramref name="value"/>.</summary>
     public IEnumerable<int> Find(string key, string value)
     {
-        for (var i = 0; i < EditableEnd; i++)
+        for (int i = 0, end = EditableEnd; i < end; i++)
         {
             if (ParseSetting(_lines[i].Text) is { } setting && setting.Key == key && setting.Value == value)
             {
@@ -63,7 +66,7 @@ public abstract class ConfigText
     /// <summary>The value of the first editable setting named <paramref name="key"/>.</summary>
     public string? Get(string key)
     {
-        for (var i = 0; i < EditableEnd; i++)
+        for (int i = 0, end = EditableEnd; i < end; i++)
         {
             if (ParseSetting(_lines[i].Text) is { } setting && setting.Key == key)
             {
@@ -76,7 +79,7 @@ public abstract class ConfigText
 
     public IEnumerable<(string Key, string Value)> Settings()
     {
-        for (var i = 0; i < EditableEnd; i++)
+        for (int i = 0, end = EditableEnd; i < end; i++)
         {
             if (ParseSetting(_lines[i].Text) is { } setting)
             {
