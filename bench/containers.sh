@@ -16,7 +16,6 @@ dotnet publish src/Api -c Release -o "$work/app" -nologo -v quiet >/dev/null
 
 host() { # $1 = number of containers
   rm -rf "$work/host" && cp -a samples/hosts/demo "$work/host"
-  rm -rf "$work/host/root/dev/nvidia-caps" && rm -f "$work/host/root/dev/nvidia"*
   samples/hosts/demo/materialize.sh "$work/host/root" >/dev/null
   rm -f "$work/host/root/etc/pve/lxc/"*.conf
   for i in $(seq 1 "$1"); do

@@ -13,7 +13,6 @@ work="$(mktemp -d)"
 trap 'kill "$service" 2>/dev/null || true; rm -rf "$work"' EXIT
 dotnet publish src/Api -c Release -o "$work/app" -nologo -v quiet >/dev/null
 cp -a samples/hosts/demo "$work/host"
-rm -rf "$work/host/root/dev/nvidia-caps" && rm -f "$work/host/root/dev/nvidia"*
 samples/hosts/demo/materialize.sh "$work/host/root" >/dev/null
 # No encode sessions running: the budget is the leases alone.
 sed -i 's/, 1, 58, 2410, 9/, 0, 0, 0, 0/' "$work/host/bin/nvidia-smi"

@@ -353,8 +353,7 @@ public sealed partial class AttachmentService(
     private async Task<PlanContext> PlanContextAsync(CancellationToken cancellationToken)
     {
         var gpus = await inventory.TopologyGpusAsync(refresh: false, cancellationToken);
-        var minors = gpus.Where(g => g.KernelDriver == "nvidia" && g.Minor is not null).Select(g => g.Minor!.Value).ToList();
-        return new PlanContext(gpus, await nodeScanner.ScanAsync(minors, cancellationToken), hostInfo.ReadCgroupVersion());
+        return new PlanContext(gpus, await nodeScanner.ScanAsync(GpuInventory.BoundMinors(gpus), cancellationToken), hostInfo.ReadCgroupVersion());
     }
 
     private static (string Key, string Value)? Present(ConfigText config, PlannedLine line) =>

@@ -9,9 +9,10 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
 {
     public async Task<DiagnosticsReport> RunAsync(CancellationToken cancellationToken)
     {
+        // The topology is reread first, so that the driver's view of the device nodes uses it too.
+        var gpus = (await inventory.ListAsync(refresh: true, cancellationToken)).Gpus;
         var host = await hosts.ReadAsync(cancellationToken);
         var driver = await drivers.ReadAsync(cancellationToken);
-        var gpus = (await inventory.ListAsync(refresh: true, cancellationToken)).Gpus;
         var loaded = driver.LoadedVersion is not null;
         var nouveau = driver.Modules.Any(m => m.Name == "nouveau" && m.Loaded);
 

@@ -42,6 +42,10 @@ public sealed class GpuInventory(
         return Match(list.Gpus, gpuId);
     }
 
+    /// <summary>The minors of the GPUs bound to nvidia: their <c>/dev/nvidiaN</c> nodes are the ones containers need.</summary>
+    public static List<int> BoundMinors(IEnumerable<Gpu> gpus) =>
+        gpus.Where(g => g.KernelDriver == "nvidia" && g.Minor is not null).Select(g => g.Minor!.Value).ToList();
+
     public static Gpu? Match(IEnumerable<Gpu> gpus, string gpuId)
     {
         var address = PciAddress.Normalize(gpuId);
@@ -134,8 +138,7 @@ public sealed class GpuInventory(
                 cancellationToken));
         }
 
-        var boundMinors = partials.Where(g => g.KernelDriver == "nvidia" && g.Minor is not null).Select(g => g.Minor!.Value).ToList();
-        var scan = await nodes.ScanAsync(boundMinors, cancellationToken);
+        var scan = await nodes.ScanAsync(BoundMinors(partials), cancellationToken);
         var gpus = partials.Select(g => g with
         {
             DeviceNodes = g.Minor is { } minor ? scan.Nodes.Where(n => n.Path == DeviceNodeScanner.GpuNode(minor)).ToList() : [],

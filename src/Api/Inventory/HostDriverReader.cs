@@ -9,7 +9,7 @@ public sealed class HostDriverReader(
     INvml nvml,
     NvidiaSmiQuery nvidiaSmi,
     DeviceNodeScanner nodes,
-    PciGpuScanner pci)
+    GpuInventory inventory)
 {
     public static readonly IReadOnlyList<string> WatchedModules = ["nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm", "nouveau"];
 
@@ -30,8 +30,8 @@ public sealed class HostDriverReader(
         var loaded = banner?.Version ?? moduleVersion;
 
         var modules = NvidiaProcFs.ParseModules(await files.TryReadTextAsync("/proc/modules", cancellationToken) ?? "");
-        var minors = await BoundGpuMinorsAsync(cancellationToken);
-        var scan = await nodes.ScanAsync(minors, cancellationToken);
+        var gpus = await inventory.TopologyGpusAsync(refresh: false, cancellationToken);
+        var scan = await nodes.ScanAsync(GpuInventory.BoundMinors(gpus), cancellationToken);
 
         return new HostDriver(
             loaded,
@@ -51,23 +51,6 @@ public sealed class HostDriverReader(
             string.IsNullOrEmpty(signer) ? null : signer,
             await PersistencedRunningAsync(cancellationToken),
             notes);
-    }
-
-    /// <summary>Minors of the GPUs bound to nvidia, from <c>/proc/driver/nvidia/gpus/*/information</c>.</summary>
-    public async Task<IReadOnlyList<int>> BoundGpuMinorsAsync(CancellationToken cancellationToken)
-    {
-        var minors = new List<int>();
-        foreach (var gpu in await pci.ScanAsync(cancellationToken))
-        {
-            var information = await files.TryReadTextAsync($"/proc/driver/nvidia/gpus/{gpu.Address}/information", cancellationToken);
-            if (gpu.KernelDriver == "nvidia" && information is not null &&
-                int.TryParse(NvidiaProcFs.ParseKeyValues(information).GetValueOrDefault("Device Minor"), System.Globalization.CultureInfo.InvariantCulture, out var minor))
-            {
-                minors.Add(minor);
-            }
-        }
-
-        return minors;
     }
 
     private async Task<string?> ModinfoAsync(string field, List<string> notes, CancellationToken cancellationToken)

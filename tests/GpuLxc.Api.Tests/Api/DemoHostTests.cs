@@ -6,12 +6,10 @@ namespace GpuLxc.Api.Tests.Api;
 /// <summary>samples/hosts/demo works as its README says.</summary>
 public sealed class DemoHostTests
 {
-    private static readonly string Sample = Path.Join(Repository.Root, "samples", "hosts", "demo");
-
     [Fact]
     public async Task WithoutMaterializingTheDemoHostEveryMissingNodeIsNamed()
     {
-        using var factory = new GpuLxcApiFactory(HostTree.CopyOf(Sample).WithoutNvidiaNodes());
+        using var factory = new GpuLxcApiFactory(ContainerHosts.Demo(materialized: false));
         var client = factory.CreateGpuLxcClient();
 
         var driver = await client.GetHostDriverAsync();
@@ -28,9 +26,7 @@ public sealed class DemoHostTests
     [Fact]
     public async Task TheMaterializedDemoHostIsAProxmoxNodeWithAnRtx3060()
     {
-        var tree = HostTree.CopyOf(Sample).WithoutNvidiaNodes();
-        HostTree.Run(Path.Join(Sample, "materialize.sh"), tree.Root);
-        using var factory = new GpuLxcApiFactory(tree);
+        using var factory = new GpuLxcApiFactory(ContainerHosts.Demo(materialized: true));
         var client = factory.CreateGpuLxcClient();
 
         var host = await client.GetHostAsync();

@@ -17,13 +17,22 @@ public static class ContainerHosts
 
         """;
 
-    /// <summary>A Proxmox VE 8.2 node on cgroup2 (the demo host: RTX 3060, uvm major 509, caps 511), its nodes made.</summary>
-    public static HostTree Pve8()
+    public static readonly string DemoSample = Path.Join(Repository.Root, "samples", "hosts", "demo");
+
+    /// <summary>samples/hosts/demo as checked in, with its device nodes made by its materialize.sh when asked.</summary>
+    public static HostTree Demo(bool materialized)
     {
-        var tree = HostTree.CopyOf(Path.Join(Repository.Root, "samples", "hosts", "demo")).WithoutNvidiaNodes();
-        HostTree.Run(Path.Join(Repository.Root, "samples", "hosts", "demo", "materialize.sh"), tree.Root);
-        return tree.WithPct().SetStatus("101", "running").SetStatus("102", "stopped");
+        var tree = HostTree.CopyOf(DemoSample);
+        if (materialized)
+        {
+            HostTree.Run(Path.Join(DemoSample, "materialize.sh"), tree.Root);
+        }
+
+        return tree;
     }
+
+    /// <summary>A Proxmox VE 8.2 node on cgroup2 (the demo host: RTX 3060, uvm major 509, caps 511), its nodes made.</summary>
+    public static HostTree Pve8() => Demo(materialized: true).WithPct().SetStatus("101", "running").SetStatus("102", "stopped");
 
     /// <summary>The seed's Proxmox VE 6 node (cgroup v1, no pveversion: no dev entries), uvm major 243.</summary>
     public static HostTree Pve6() => HostFixtures.Seed().WithPct();

@@ -31,13 +31,16 @@ public sealed class HostTree : IDisposable
         .WithDirectory("/etc/pve/lxc")
         .WithCommand("pveversion", "echo 'pve-manager/8.2.4/faa83925c9641325 (running kernel: 6.8.12-4-pve)'");
 
-    /// <summary>A copy of a sample host (<c>root/</c> and <c>bin/</c> of a folder under <c>samples/hosts</c>), symlinks kept.</summary>
+    /// <summary>
+    /// A copy of a sample host (<c>root/</c> and <c>bin/</c> of a folder under <c>samples/hosts</c>) as checked in:
+    /// symlinks kept, and without device nodes a local run of its materialize.sh may have left in the checkout.
+    /// </summary>
     public static HostTree CopyOf(string sampleDirectory)
     {
         var tree = new HostTree();
         Run("cp", "-a", Path.Join(sampleDirectory, "root") + "/.", tree.Root);
         Run("cp", "-a", Path.Join(sampleDirectory, "bin") + "/.", tree.BinDir);
-        return tree;
+        return tree.WithoutNvidiaNodes();
     }
 
     public HostTree WithFile(string hostPath, string content)
@@ -111,7 +114,7 @@ public sealed class HostTree : IDisposable
         return this;
     }
 
-    /// <summary>Removes every NVIDIA device node (a copied sample may carry nodes made by its materialize.sh).</summary>
+    /// <summary>Removes every NVIDIA device node.</summary>
     public HostTree WithoutNvidiaNodes()
     {
         foreach (var entry in Directory.EnumerateFileSystemEntries(PathOf("/dev"), "nvidia*"))
