@@ -46,7 +46,7 @@ public sealed class RealLxcTests : IDisposable
             .WithFile("/proc/driver/nvidia/gpus/0000:01:00.0/information", "Model: \t\t NVIDIA GeForce RTX 3060\nDevice Minor: \t 0\n")
             .WithFile("/proc/devices", $"Character devices:\n  1 mem\n195 nvidia-frontend\n{_uvmMajor} nvidia-uvm\n\nBlock devices:\n  7 loop\n");
 
-        Run("lxc-create", "-n", _name, "-t", "busybox");
+        HostTree.Run("lxc-create", "-n", _name, "-t", "busybox");
         File.WriteAllText($"/var/lib/lxc/{_name}/config", BaseConfig());
     }
 
@@ -71,7 +71,7 @@ public sealed class RealLxcTests : IDisposable
         var client = factory.CreateGpuLxcClient();
 
         var attached = await client.AttachGpuAsync(_name, new AttachRequest());
-        Run("lxc-start", "-n", _name);
+        HostTree.Run("lxc-start", "-n", _name);
         WaitRunning();
 
         var listed = (await client.ListContainersAsync()).Single(c => c.Id == _name);
@@ -121,7 +121,7 @@ public sealed class RealLxcTests : IDisposable
         var client = factory.CreateGpuLxcClient();
 
         var attached = await client.AttachGpuAsync(Vmid, new AttachRequest());
-        Run(Path.Join(_tree.BinDir, "pct"), "start", Vmid);
+        HostTree.Run(Path.Join(_tree.BinDir, "pct"), "start", Vmid);
         WaitRunning();
 
         Assert.Equal(AttachmentMode.Raw, attached.Attachment!.Mode);
@@ -148,7 +148,7 @@ public sealed class RealLxcTests : IDisposable
             lxc.mount.entry = /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file
 
             """);
-        Run("lxc-start", "-n", _name);
+        HostTree.Run("lxc-start", "-n", _name);
         WaitRunning();
 
         Assert.Contains(Denied, Inside("cat /dev/nvidia-uvm"), StringComparison.Ordinal);
@@ -184,13 +184,13 @@ public sealed class RealLxcTests : IDisposable
             """;
     }
 
-    private string Inside(string script) => Run("lxc-attach", "-n", _name, "--", "/bin/sh", "-c", $"{{ {script}; }} 2>&1; true");
+    private string Inside(string script) => HostTree.Run("lxc-attach", "-n", _name, "--", "/bin/sh", "-c", $"{{ {script}; }} 2>&1; true");
 
     private void WaitRunning()
     {
         for (var attempt = 0; attempt < 100; attempt++)
         {
-            if (Run("lxc-info", "-n", _name, "-s", "-H").Trim() == "RUNNING")
+            if (HostTree.Run("lxc-info", "-n", _name, "-s", "-H").Trim() == "RUNNING")
             {
                 return;
             }
@@ -203,22 +203,8 @@ public sealed class RealLxcTests : IDisposable
 
     private void MakeStandIn(string path, uint major, uint minor)
     {
-        Run("mknod", "-m", "666", path, "c", major.ToString(CultureInfo.InvariantCulture), minor.ToString(CultureInfo.InvariantCulture));
+        HostTree.Run("mknod", "-m", "666", path, "c", major.ToString(CultureInfo.InvariantCulture), minor.ToString(CultureInfo.InvariantCulture));
         _standIns.Add(path);
-    }
-
-    private static string Run(string program, params string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {error}");
-        }
-
-        return output.Result;
     }
 
     private static void RunQuietly(string program, params string[] arguments)

@@ -180,16 +180,20 @@ public sealed class HostTree : IDisposable
 
     public string PathOf(string hostPath) => Path.Join(Root, hostPath);
 
-    internal static void Run(string program, params string[] arguments)
+    /// <summary>Runs a command the test needs (mknod, cp, lxc-*) and returns its output; a failure fails the test, saying why.</summary>
+    internal static string Run(string program, params string[] arguments)
     {
-        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardError = true })!;
+        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEnd();
         process.WaitForExit();
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException(
-                $"{program} {string.Join(' ', arguments)} failed ({error.Trim()}). Device nodes need root: run the tests as root, as CI does.");
+                $"{program} {string.Join(' ', arguments)} exited with {process.ExitCode} ({error.Trim()}). These tests run as root, as CI does.");
         }
+
+        return output.Result;
     }
 
     public void Dispose()
