@@ -6,6 +6,7 @@ using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Inventory;
+using GpuLxc.Api.Jobs.Hosting;
 using GpuLxc.Api.Metrics;
 using GpuLxc.Api.Nvenc;
 
@@ -26,6 +27,7 @@ builder.Services.AddContainers();
 builder.Services.AddNvenc();
 builder.Services.AddMetricsEndpoint();
 builder.Services.AddHealth();
+builder.Services.AddJobHosting(builder.Configuration);
 
 var app = builder.Build();
 
@@ -36,6 +38,7 @@ app.UseAuthorization();
 
 app.MapHealth();
 app.MapMetricsEndpoint();
+app.MapJobDashboard();
 
 var api = app.MapApiV1();
 api.MapHost();

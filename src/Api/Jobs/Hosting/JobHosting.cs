@@ -1,0 +1,85 @@
+using GpuLxc.Api.Auth;
+using GpuLxc.Api.Health;
+using GpuLxc.Api.Infrastructure;
+using GpuLxc.Hangfire.Sqlite;
+using Hangfire;
+using Hangfire.Dashboard;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace GpuLxc.Api.Jobs.Hosting;
+
+/// <summary>
+/// Hangfire in the service: the storage chosen by <c>GpuLxc:Jobs:Storage</c>, a job server that works this node's
+/// queue and the shared <c>default</c> queue, jobs activated from DI, and the dashboard at <c>/hangfire</c> for
+/// admin keys.
+/// </summary>
+public static class JobHosting
+{
+    public const string DashboardPath = "/hangfire";
+    public const string SharedQueue = "default";
+
+    public static IServiceCollection AddJobHosting(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = JobHostingOptions.From(configuration);
+        services.AddSingleton(options);
+
+        // Registered before AddHangfire, which only adds a storage when none is there: each service instance (and
+        // each test host) keeps its own storage instead of Hangfire's process-wide JobStorage.Current.
+        services.AddSingleton<JobStorage>(provider => options.Storage switch
+        {
+            JobHostingOptions.Sqlite => new SqliteStorage(provider.GetRequiredService<DataDirectory>().File(JobsDatabaseFile)),
+            _ => throw new InvalidOperationException($"Job storage '{options.Storage}' is not available in this build."),
+        });
+        services.AddHangfire((provider, configuration) => configuration
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseStorage(provider.GetRequiredService<JobStorage>()));
+        services.AddHangfireServer((_, server) =>
+        {
+            server.ServerName = options.Node;
+            server.Queues = [options.LocalQueue, SharedQueue];
+            server.WorkerCount = options.Workers;
+        });
+        services.AddHealthChecks().AddCheck<JobServerHealthCheck>("jobs", tags: [HealthEndpoints.ReadyTag]);
+        return services;
+    }
+
+    public const string JobsDatabaseFile = "jobs.db";
+
+    /// <summary>The Hangfire dashboard; it answers only requests with an admin key (bearer or X-Api-Key).</summary>
+    public static IEndpointConventionBuilder MapJobDashboard(this WebApplication app)
+    {
+        var dashboard = new DashboardOptions
+        {
+            DashboardTitle = "GpuLxc jobs",
+            AppPath = null,
+            // Access is decided by the endpoint's authorization policy, not by Hangfire's local-requests-only default.
+            Authorization = [],
+            AsyncAuthorization = [],
+            DisplayStorageConnectionString = false,
+        };
+        return app.MapHangfireDashboard(DashboardPath, dashboard, app.Services.GetRequiredService<JobStorage>())
+            .RequireAuthorization(Scopes.PolicyName(Scopes.Admin));
+    }
+
+    /// <summary>Ready when the job storage answers and this node's job server has announced itself.</summary>
+    private sealed class JobServerHealthCheck(JobStorage storage, JobHostingOptions options) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                var prefix = options.Node + ":";
+                var servers = storage.GetMonitoringApi().Servers();
+                return Task.FromResult(servers.Any(s => s.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+                    ? HealthCheckResult.Healthy($"{storage}; server {options.Node} on queues {options.LocalQueue}, {SharedQueue}")
+                    : HealthCheckResult.Unhealthy($"{storage}: the job server of node {options.Node} has not started."));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return Task.FromResult(HealthCheckResult.Unhealthy($"{storage}: {e.Message}"));
+            }
+        }
+    }
+}
