@@ -26,10 +26,11 @@ internal sealed class SqliteDatabase
             ForeignKeys = true,
             DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
         }.ToString();
-        // busy_timeout makes SQLite itself wait for the write lock (short sleeps), instead of failing at once.
+        // busy_timeout makes SQLite itself wait for the write lock (short sleeps), instead of failing at once;
+        // journal_size_limit gives the WAL file back to the disk after a burst, once a checkpoint resets it.
         _pragmas = string.Create(
             CultureInfo.InvariantCulture,
-            $"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;");
+            $"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 16777216;");
     }
 
     public string Path { get; }
