@@ -15,6 +15,7 @@ namespace GpuLxc.Api.Tests.Hangfire;
 public sealed class JobDashboardTests : IDisposable
 {
     private readonly GpuLxcApiFactory _factory = new();
+    private readonly string _gate = Guid.NewGuid().ToString("N");
 
     public JobDashboardTests()
     {
@@ -23,7 +24,7 @@ public sealed class JobDashboardTests : IDisposable
 
     public void Dispose()
     {
-        DashboardJobs.Release();
+        DashboardJobs.Release(_gate);
         _factory.Dispose();
     }
 
@@ -34,7 +35,7 @@ public sealed class JobDashboardTests : IDisposable
         var storage = _factory.Services.GetRequiredService<JobStorage>();
         var jobs = new BackgroundJobClient(storage);
         var parked = jobs.Create(() => DashboardJobs.Noop("parked"), new EnqueuedState("parked"));
-        var blocking = jobs.Enqueue(() => DashboardJobs.Block());
+        var blocking = jobs.Enqueue(() => DashboardJobs.Block(_gate));
         var succeeded = jobs.Enqueue(() => DashboardJobs.Noop("done"));
         var failed = jobs.Enqueue(() => DashboardJobs.Fail());
         var retried = jobs.Enqueue(() => DashboardJobs.FailAndRetryLater());
@@ -95,12 +96,12 @@ public sealed class JobDashboardTests : IDisposable
 
 public static class DashboardJobs
 {
-    private static readonly SemaphoreSlim Gate = new(0);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ManualResetEventSlim> Gates = new();
 
     public static void Noop(string name) => GC.KeepAlive(name);
 
     [AutomaticRetry(Attempts = 0)]
-    public static void Block() => Gate.Wait(TimeSpan.FromSeconds(60));
+    public static void Block(string gate) => Gates.GetOrAdd(gate, _ => new ManualResetEventSlim()).Wait(TimeSpan.FromSeconds(60));
 
     [AutomaticRetry(Attempts = 0)]
     public static void Fail() => throw new InvalidOperationException("the driver install broke");
@@ -108,5 +109,5 @@ public static class DashboardJobs
     [AutomaticRetry(Attempts = 1, DelaysInSeconds = [3600])]
     public static void FailAndRetryLater() => throw new InvalidOperationException("try again later");
 
-    public static void Release() => Gate.Release(10);
+    public static void Release(string gate) => Gates.GetOrAdd(gate, _ => new ManualResetEventSlim()).Set();
 }
