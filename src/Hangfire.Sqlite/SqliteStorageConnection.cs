@@ -98,9 +98,16 @@ internal sealed class SqliteStorageConnection(SqliteStorage storage) : JobStorag
     /// Takes the oldest visible job of the first queue (in the order given) that has one, in one write transaction:
     /// a job is visible when nobody fetched it or its fetch's invisibility timeout lapsed.
     /// </summary>
-    internal SqliteFetchedJob? TryFetch(IReadOnlyList<string> queues) => _database.Write(connection =>
+    internal SqliteFetchedJob? TryFetch(IReadOnlyList<string> queues)
     {
         var now = _database.Now;
+        var row = _database.Write(connection => FetchRow(connection, queues, now));
+        // Made after the commit: a fetch that did not commit leaves no keep-alive timer behind.
+        return row is var (queueId, jobId, queue) ? new SqliteFetchedJob(_database, queueId, jobId, queue, now) : null;
+    }
+
+    private (long QueueId, long JobId, string Queue)? FetchRow(SqliteConnection connection, IReadOnlyList<string> queues, long now)
+    {
         var lapsed = now - (long)storage.Options.InvisibilityTimeout.TotalMilliseconds;
         foreach (var queue in queues)
         {
@@ -114,12 +121,12 @@ internal sealed class SqliteStorageConnection(SqliteStorage storage) : JobStorag
             using var reader = command.ExecuteReader();
             if (reader.Read())
             {
-                return new SqliteFetchedJob(_database, reader.GetInt64(0), reader.GetInt64(1), queue, now);
+                return (reader.GetInt64(0), reader.GetInt64(1), queue);
             }
         }
 
         return null;
-    });
+    }
 
     public override void SetJobParameter(string id, string name, string? value)
     {
