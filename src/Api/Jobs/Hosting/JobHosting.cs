@@ -4,6 +4,8 @@ using GpuLxc.Api.Infrastructure;
 using GpuLxc.Hangfire.Sqlite;
 using Hangfire;
 using Hangfire.Dashboard;
+using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace GpuLxc.Api.Jobs.Hosting;
@@ -27,8 +29,8 @@ public static class JobHosting
         // each test host) keeps its own storage instead of Hangfire's process-wide JobStorage.Current.
         services.AddSingleton<JobStorage>(provider => options.Storage switch
         {
-            JobHostingOptions.Sqlite => new SqliteStorage(provider.GetRequiredService<DataDirectory>().File(JobsDatabaseFile)),
-            _ => throw new InvalidOperationException($"Job storage '{options.Storage}' is not available in this build."),
+            JobHostingOptions.Postgres => Postgres(options),
+            _ => new SqliteStorage(provider.GetRequiredService<DataDirectory>().File(JobsDatabaseFile)),
         });
         services.AddHangfire((provider, configuration) => configuration
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
@@ -46,6 +48,22 @@ public static class JobHosting
     }
 
     public const string JobsDatabaseFile = "jobs.db";
+
+    /// <summary>
+    /// One PostgreSQL database for a cluster: every node's server shares it, and each works only its own queue
+    /// (plus the shared one), so a host job runs on the node it targets. LISTEN/NOTIFY wakes workers at once.
+    /// </summary>
+    private static PostgreSqlStorage Postgres(JobHostingOptions options)
+    {
+        var storageOptions = new PostgreSqlStorageOptions
+        {
+            SchemaName = options.Schema,
+            PrepareSchemaIfNecessary = true,
+            EnableLongPolling = true,
+            UseSlidingInvisibilityTimeout = true,
+        };
+        return new PostgreSqlStorage(new NpgsqlConnectionFactory(options.ConnectionString!, storageOptions), storageOptions);
+    }
 
     /// <summary>The Hangfire dashboard; it answers only requests with an admin key (bearer or X-Api-Key).</summary>
     public static IEndpointConventionBuilder MapJobDashboard(this WebApplication app)
@@ -73,13 +91,18 @@ public static class JobHosting
                 var prefix = options.Node + ":";
                 var servers = storage.GetMonitoringApi().Servers();
                 return Task.FromResult(servers.Any(s => s.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
-                    ? HealthCheckResult.Healthy($"{storage}; server {options.Node} on queues {options.LocalQueue}, {SharedQueue}")
-                    : HealthCheckResult.Unhealthy($"{storage}: the job server of node {options.Node} has not started."));
+                    ? HealthCheckResult.Healthy($"{Describe()}; server {options.Node} on queues {options.LocalQueue}, {SharedQueue}")
+                    : HealthCheckResult.Unhealthy($"{Describe()}: the job server of node {options.Node} has not started."));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                return Task.FromResult(HealthCheckResult.Unhealthy($"{storage}: {e.Message}"));
+                return Task.FromResult(HealthCheckResult.Unhealthy($"{Describe()}: {e.GetType().Name}"));
             }
         }
+
+        // The readiness answer is anonymous: it names the storage, never a connection string or host.
+        private string Describe() => options.Storage == JobHostingOptions.Postgres
+            ? $"PostgreSQL job storage (schema {options.Schema})"
+            : $"SQLite job storage ({JobsDatabaseFile})";
     }
 }

@@ -17,6 +17,9 @@ public sealed partial class JobHostingOptions
     /// <summary>Npgsql connection string; required for <c>postgres</c>.</summary>
     public string? ConnectionString { get; init; }
 
+    /// <summary>PostgreSQL schema of the job tables; nodes of one cluster use the same one.</summary>
+    public string Schema { get; init; } = "hangfire";
+
     /// <summary>This node's name: host jobs are queued on its own queue, so they run on the node they target.</summary>
     public string Node { get; init; } = Environment.MachineName;
 
@@ -33,6 +36,7 @@ public sealed partial class JobHostingOptions
         {
             Storage = (section["Storage"] ?? Sqlite).Trim().ToLowerInvariant(),
             ConnectionString = section["ConnectionString"],
+            Schema = string.IsNullOrWhiteSpace(section["Schema"]) ? "hangfire" : section["Schema"]!.Trim(),
             Node = string.IsNullOrWhiteSpace(section["Node"]) ? Environment.MachineName : section["Node"]!.Trim(),
             Workers = section.GetValue("Workers", 4),
         };
@@ -52,6 +56,11 @@ public sealed partial class JobHostingOptions
             throw new InvalidOperationException($"{Section}:Storage is '{Postgres}' but {Section}:ConnectionString is not set.");
         }
 
+        if (!SchemaName().IsMatch(Schema))
+        {
+            throw new InvalidOperationException($"{Section}:Schema is '{Schema}': use lower-case letters, digits and '_' (at most 63).");
+        }
+
         if (!NodeName().IsMatch(Node))
         {
             throw new InvalidOperationException(
@@ -66,6 +75,9 @@ public sealed partial class JobHostingOptions
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
     private static partial Regex NodeName();
+
+    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
+    private static partial Regex SchemaName();
 
     [GeneratedRegex("[^a-z0-9_]")]
     private static partial Regex QueueUnsafe();
