@@ -6,7 +6,11 @@ using Microsoft.Extensions.Options;
 
 namespace GpuLxc.Api.Auth;
 
-/// <summary>Reads the key from <c>Authorization: Bearer</c> or <c>X-Api-Key</c>; answers 401/403 as problem+json.</summary>
+/// <summary>
+/// Reads the key from <c>Authorization: Bearer</c> or <c>X-Api-Key</c>, or, for browsers, from HTTP Basic with the
+/// key as the password (any user name); answers 401/403 as problem+json. The dashboard's 401 also offers Basic, so
+/// a browser asks for the key itself.
+/// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory loggerFactory,
@@ -17,6 +21,9 @@ internal sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
     public const string HeaderName = "X-Api-Key";
+
+    /// <summary>Pages people open in a browser (the Hangfire dashboard).</summary>
+    public const string BrowserPath = "/hangfire";
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -42,7 +49,9 @@ internal sealed class ApiKeyAuthenticationHandler(
     {
         var result = await HandleAuthenticateOnceSafeAsync();
         Response.StatusCode = StatusCodes.Status401Unauthorized;
-        Response.Headers.WWWAuthenticate = "Bearer realm=\"GpuLxc\"";
+        Response.Headers.WWWAuthenticate = Request.Path.StartsWithSegments(BrowserPath)
+            ? "Basic realm=\"GpuLxc\", charset=\"UTF-8\""
+            : "Bearer realm=\"GpuLxc\"";
         await WriteProblemAsync(StatusCodes.Status401Unauthorized, "An API key is required.",
             result.Failure?.Message ?? $"Send a key as 'Authorization: Bearer <key>' or '{HeaderName}: <key>'.");
     }
@@ -74,7 +83,26 @@ internal sealed class ApiKeyAuthenticationHandler(
             }
         }
 
+        if (authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase) && BasicPassword(authorization["Basic ".Length..]) is { Length: > 0 } password)
+        {
+            return password;
+        }
+
         var header = request.Headers[HeaderName].ToString().Trim();
         return header.Length > 0 ? header : null;
+    }
+
+    /// <summary>The password of <c>Basic base64(user:password)</c>; null when the credentials are malformed.</summary>
+    private static string? BasicPassword(string encoded)
+    {
+        Span<byte> decoded = stackalloc byte[512];
+        if (!Convert.TryFromBase64String(encoded.Trim(), decoded, out var length))
+        {
+            return null;
+        }
+
+        var credentials = System.Text.Encoding.UTF8.GetString(decoded[..length]);
+        var colon = credentials.IndexOf(':', StringComparison.Ordinal);
+        return colon < 0 ? null : credentials[(colon + 1)..];
     }
 }

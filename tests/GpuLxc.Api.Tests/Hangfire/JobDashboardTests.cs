@@ -83,6 +83,30 @@ public sealed class JobDashboardTests : IDisposable
         Assert.Equal(expected, response.StatusCode);
     }
 
+    [Fact]
+    public async Task A_browser_is_asked_for_the_key_and_may_send_it_as_the_basic_password()
+    {
+        using var anonymous = _factory.CreateKeyedClient(null);
+        using (var challenged = await anonymous.GetAsync(new Uri("/hangfire", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, challenged.StatusCode);
+            Assert.Equal("Basic", challenged.Headers.WwwAuthenticate.Single().Scheme);
+            Assert.Equal("application/problem+json", challenged.Content.Headers.ContentType?.MediaType);
+        }
+
+        foreach (var (key, expected) in new[] { (TestKeys.Admin, HttpStatusCode.OK), (TestKeys.Read, HttpStatusCode.Forbidden), ("wrong-key-0123456789", HttpStatusCode.Unauthorized) })
+        {
+            using var browser = _factory.CreateKeyedClient(null);
+            browser.DefaultRequestHeaders.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"anyone:{key}")));
+            using var response = await browser.GetAsync(new Uri("/hangfire", UriKind.Relative));
+            Assert.Equal(expected, response.StatusCode);
+        }
+
+        // API routes keep offering Bearer.
+        using var api = await anonymous.GetAsync(new Uri("/api/v1/host", UriKind.Relative));
+        Assert.Equal("Bearer", api.Headers.WwwAuthenticate.Single().Scheme);
+    }
+
     private static async Task WaitForState(IStorageConnection connection, string id, string state)
     {
         var deadline = Stopwatch.StartNew();
