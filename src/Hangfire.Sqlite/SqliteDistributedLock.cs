@@ -91,8 +91,9 @@ internal sealed class SqliteDistributedLock
                 Log.Warn($"Distributed lock '{Resource}' was lost: its lease lapsed before it could be renewed.");
             }
         }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // A timer callback must not throw (it would end the process); the next renewal tries again.
             Log.WarnException($"Could not renew distributed lock '{Resource}'.", e);
         }
     }

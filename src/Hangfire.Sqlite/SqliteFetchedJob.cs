@@ -115,9 +115,10 @@ internal sealed class SqliteFetchedJob : IFetchedJob
                     Log.Warn($"Job {JobId} from queue '{Queue}' is no longer held by this worker: its invisibility timeout lapsed and it was fetched again or removed.");
                 }
             }
-            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                // The next tick tries again; the invisibility timeout is five ticks long.
+                // A timer callback must not throw (it would end the process): the next tick tries again, and the
+            // invisibility timeout is five ticks long.
                 Log.WarnException($"Could not renew the fetch of job {JobId}.", e);
             }
         }
