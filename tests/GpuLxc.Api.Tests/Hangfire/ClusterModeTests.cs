@@ -22,7 +22,17 @@ public sealed class ClusterModeTests : IDisposable
     private readonly string _schema = "test_" + Guid.NewGuid().ToString("N")[..12];
     private readonly List<GpuLxcApiFactory> _nodes = [];
 
-    public void Dispose() => _nodes.ForEach(node => node.Dispose());
+    public void Dispose()
+    {
+        _nodes.ForEach(node => node.Dispose());
+        if (_connectionString is not null && _nodes.Count > 0)
+        {
+            using var connection = new Npgsql.NpgsqlConnection(_connectionString);
+            connection.Open();
+            using var drop = new Npgsql.NpgsqlCommand($"DROP SCHEMA IF EXISTS {_schema} CASCADE", connection);
+            drop.ExecuteNonQuery();
+        }
+    }
 
     [Fact]
     public async Task Two_nodes_sharing_one_database_each_run_only_their_own_jobs()

@@ -6,6 +6,7 @@ using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
+using Npgsql;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace GpuLxc.Api.Jobs.Hosting;
@@ -15,7 +16,7 @@ namespace GpuLxc.Api.Jobs.Hosting;
 /// queue and the shared <c>default</c> queue, jobs activated from DI, and the dashboard at <c>/hangfire</c> for
 /// admin keys.
 /// </summary>
-public static class JobHosting
+public static partial class JobHosting
 {
     public const string DashboardPath = "/hangfire";
     public const string SharedQueue = "default";
@@ -55,14 +56,43 @@ public static class JobHosting
     /// </summary>
     private static PostgreSqlStorage Postgres(JobHostingOptions options)
     {
+        InstallPostgresSchema(options);
         var storageOptions = new PostgreSqlStorageOptions
         {
             SchemaName = options.Schema,
-            PrepareSchemaIfNecessary = true,
+            // Installed above, explicitly and under a lock: never deferred or skipped behind the service's back.
+            PrepareSchemaIfNecessary = false,
             EnableLongPolling = true,
             UseSlidingInvisibilityTimeout = true,
         };
         return new PostgreSqlStorage(new NpgsqlConnectionFactory(options.ConnectionString!, storageOptions), storageOptions);
+    }
+
+    /// <summary>
+    /// Creates or upgrades the job tables before the storage is used. Nodes of a cluster starting together take
+    /// turns through an advisory lock; a database that cannot be reached stops the start with the reason.
+    /// </summary>
+    private static void InstallPostgresSchema(JobHostingOptions options)
+    {
+        using var connection = new NpgsqlConnection(options.ConnectionString);
+        try
+        {
+            connection.Open();
+        }
+        catch (Exception e) when (e is NpgsqlException or ArgumentException)
+        {
+            throw new InvalidOperationException(
+                $"{JobHostingOptions.Section}:ConnectionString: the PostgreSQL job database cannot be opened: {e.Message}", e);
+        }
+
+        using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(hashtext('gpulxc-jobs-schema'))", connection))
+        {
+            take.ExecuteNonQuery();
+        }
+
+        PostgreSqlObjectsInstaller.Install(connection, options.Schema);
+        using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(hashtext('gpulxc-jobs-schema'))", connection);
+        release.ExecuteNonQuery();
     }
 
     /// <summary>The Hangfire dashboard; it answers only requests with an admin key (bearer or X-Api-Key).</summary>
@@ -82,7 +112,7 @@ public static class JobHosting
     }
 
     /// <summary>Ready when the job storage answers and this node's job server has announced itself.</summary>
-    private sealed class JobServerHealthCheck(JobStorage storage, JobHostingOptions options) : IHealthCheck
+    private sealed partial class JobServerHealthCheck(JobStorage storage, JobHostingOptions options, ILogger<JobServerHealthCheck> logger) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
@@ -96,9 +126,13 @@ public static class JobHosting
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
+                LogUnhealthy(logger, e);
                 return Task.FromResult(HealthCheckResult.Unhealthy($"{Describe()}: {e.GetType().Name}"));
             }
         }
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "The job storage did not answer the readiness check.")]
+        private static partial void LogUnhealthy(ILogger logger, Exception exception);
 
         // The readiness answer is anonymous: it names the storage, never a connection string or host.
         private string Describe() => options.Storage == JobHostingOptions.Postgres
