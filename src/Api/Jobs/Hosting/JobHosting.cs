@@ -34,6 +34,7 @@ public static partial class JobHosting
             _ => new SqliteStorage(provider.GetRequiredService<DataDirectory>().File(JobsDatabaseFile)),
         });
         services.AddHangfire((provider, configuration) => configuration
+            .UseLogProvider(new HostLogProvider(provider.GetRequiredService<ILoggerFactory>()))
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
