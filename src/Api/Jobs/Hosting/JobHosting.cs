@@ -3,6 +3,8 @@ using GpuLxc.Api.Health;
 using GpuLxc.Api.Infrastructure;
 using GpuLxc.Hangfire.Sqlite;
 using Hangfire;
+using Hangfire.AspNetCore;
+using Hangfire.Common;
 using Hangfire.Dashboard;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
@@ -33,14 +35,21 @@ public static partial class JobHosting
             JobHostingOptions.Postgres => Postgres(options),
             _ => new SqliteStorage(provider.GetRequiredService<DataDirectory>().File(JobsDatabaseFile)),
         });
+        // Likewise the job activator: Hangfire's default hands out the process-wide JobActivator.Current, which is
+        // the last-configured host's. Jobs are built from this service's own container.
+        services.AddSingleton<JobActivator>(provider => new AspNetCoreJobActivator(provider.GetRequiredService<IServiceScopeFactory>()));
         services.AddHangfire((provider, configuration) => configuration
             .UseLogProvider(new HostLogProvider(provider.GetRequiredService<ILoggerFactory>()))
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
             .UseStorage(provider.GetRequiredService<JobStorage>()));
-        services.AddHangfireServer((_, server) =>
+        services.AddHangfireServer((provider, server) =>
         {
+            // This host's own activator and filters, not the process-wide ones Hangfire's static configuration
+            // holds: jobs are resolved from this service's container even when a process hosts several (tests).
+            server.Activator = provider.GetRequiredService<JobActivator>();
+            server.FilterProvider = provider.GetRequiredService<IJobFilterProvider>();
             server.ServerName = options.Node;
             server.Queues = [options.LocalQueue, SharedQueue];
             server.WorkerCount = options.Workers;
