@@ -1,11 +1,13 @@
 using GpuLxc.Api.Auth;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.Diagnostics;
+using GpuLxc.Api.Drivers;
 using GpuLxc.Api.Health;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Inventory;
+using GpuLxc.Api.Jobs;
 using GpuLxc.Api.Jobs.Hosting;
 using GpuLxc.Api.Metrics;
 using GpuLxc.Api.Nvenc;
@@ -27,6 +29,8 @@ builder.Services.AddContainers();
 builder.Services.AddNvenc();
 builder.Services.AddMetricsEndpoint();
 builder.Services.AddHealth();
+builder.Services.AddJobs();
+builder.Services.AddDrivers();
 builder.Services.AddJobHosting(builder.Configuration);
 
 var app = builder.Build();
@@ -46,5 +50,7 @@ api.MapInventory();
 api.MapDiagnostics();
 api.MapContainers();
 api.MapNvenc();
+api.MapDrivers();
+api.MapJobs();
 
 await app.RunAsync();

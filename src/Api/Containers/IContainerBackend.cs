@@ -36,6 +36,15 @@ public interface IContainerBackend
 
     /// <summary>Whether Proxmox <c>devN:</c> entries can be used (PVE ≥ 8.1).</summary>
     Task<bool> SupportsDeviceEntriesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The host command that runs <paramref name="argv"/> inside the running container (<c>pct exec</c>,
+    /// <c>lxc-attach</c>): the container's program receives the arguments unchanged, no shell in between.
+    /// </summary>
+    HostCommand Exec(string containerId, IReadOnlyList<string> argv);
+
+    /// <summary>The host command that copies a file on this machine to <paramref name="containerPath"/> inside the running container.</summary>
+    HostCommand PushFile(string containerId, string localPath, string containerPath);
 }
 
 /// <summary>The listing tools of both backends print a header line, then one container per line: id, state, ….</summary>

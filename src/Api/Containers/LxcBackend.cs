@@ -65,6 +65,20 @@ public sealed partial class LxcBackend(IHostFileSystem files, IHostCommandRunner
 
     public Task<bool> SupportsDeviceEntriesAsync(CancellationToken cancellationToken) => Task.FromResult(false);
 
+    /// <summary>
+    /// <c>lxc-attach -n &lt;name&gt; --clear-env -- argv…</c>: the host's environment (its PATH with GpuLxc's stub
+    /// directories, its locale) stays outside; LXC gives the program the container's default PATH.
+    /// </summary>
+    public HostCommand Exec(string containerId, IReadOnlyList<string> argv) =>
+        new("lxc-attach", ["-n", containerId, "--clear-env", "--", .. argv]);
+
+    /// <summary>
+    /// <c>dd</c> inside the container writes what <c>lxc-attach</c> forwards from its standard input: the same for every
+    /// rootfs type (directory, overlay, LVM, ZFS) and for unprivileged containers, with no host path into the rootfs.
+    /// </summary>
+    public HostCommand PushFile(string containerId, string localPath, string containerPath) =>
+        Exec(containerId, ["dd", $"of={containerPath}", "bs=1M"]) with { StandardInputPath = localPath };
+
     private static ContainerStatus ParseState(string state) => state switch
     {
         "RUNNING" => ContainerStatus.Running,

@@ -82,6 +82,14 @@ public sealed partial class ProxmoxBackend(IHostFileSystem files, IHostCommandRu
                (major, minor).CompareTo((8, 1)) >= 0;
     }
 
+    /// <summary><c>pct exec &lt;vmid&gt; -- argv…</c></summary>
+    public HostCommand Exec(string containerId, IReadOnlyList<string> argv) =>
+        new("pct", ["exec", containerId, "--", .. argv]);
+
+    /// <summary><c>pct push &lt;vmid&gt; &lt;file&gt; &lt;destination&gt;</c></summary>
+    public HostCommand PushFile(string containerId, string localPath, string containerPath) =>
+        new("pct", "push", containerId, localPath, containerPath);
+
     private static ContainerStatus ParseStatus(string status) => status switch
     {
         "running" => ContainerStatus.Running,

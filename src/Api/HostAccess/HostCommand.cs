@@ -16,6 +16,12 @@ public sealed record HostCommand(string Program, IReadOnlyList<string> Arguments
     /// <summary>Receives every output line as it is written (for job logs).</summary>
     public Func<HostOutputLine, CancellationToken, Task>? OnOutput { get; init; }
 
+    /// <summary>Variables set for the command on top of the runner's own (<c>PATH</c>, <c>LC_ALL</c>, <c>LANG</c>).</summary>
+    public IReadOnlyDictionary<string, string>? Environment { get; init; }
+
+    /// <summary>A file on this machine piped to the command's standard input (a file copied into a container).</summary>
+    public string? StandardInputPath { get; init; }
+
     public override string ToString() => string.Join(' ', Arguments.Prepend(Program));
 }
 

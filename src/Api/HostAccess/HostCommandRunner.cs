@@ -68,13 +68,21 @@ internal sealed partial class HostCommandRunner : IHostCommandRunner
         var cli = Cli.Wrap(executable)
             .WithArguments(command.Arguments)
             .WithWorkingDirectory("/")
-            .WithEnvironmentVariables(env => env
-                .Set("PATH", _pathVariable)
-                .Set("LC_ALL", "C")
-                .Set("LANG", "C"))
+            .WithEnvironmentVariables(env =>
+            {
+                env.Set("PATH", _pathVariable).Set("LC_ALL", "C").Set("LANG", "C");
+                foreach (var (name, value) in command.Environment ?? new Dictionary<string, string>())
+                {
+                    env.Set(name, value);
+                }
+            })
             .WithValidation(CommandResultValidation.None)
             .WithStandardOutputPipe(Target(stdout, HostOutputChannel.StandardOutput, command.OnOutput))
             .WithStandardErrorPipe(Target(stderr, HostOutputChannel.StandardError, command.OnOutput));
+        if (command.StandardInputPath is { } input)
+        {
+            cli = cli.WithStandardInputPipe(PipeSource.FromFile(input));
+        }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(command.Timeout);

@@ -33,6 +33,12 @@ public interface IHostFileSystem
     /// </summary>
     Task WriteAtomicAsync(string hostPath, byte[] bytes, CancellationToken cancellationToken);
 
+    /// <summary>Creates the directory and its parents (mode 0755) when missing.</summary>
+    void CreateDirectory(string hostPath);
+
+    /// <summary>The path on this machine for a host path: what a host command is given as an argument.</summary>
+    string LocalPath(string hostPath);
+
     /// <summary>
     /// An exclusive <c>flock(2)</c> on a lock file (created if missing, never deleted), as Proxmox takes on
     /// <c>/run/lock/lxc/pve-config-&lt;vmid&gt;.lock</c>; released on dispose.
@@ -126,6 +132,10 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
             throw;
         }
     }
+
+    public void CreateDirectory(string hostPath) => Directory.CreateDirectory(Resolve(hostPath));
+
+    public string LocalPath(string hostPath) => Resolve(hostPath);
 
     public async Task<IDisposable> LockAsync(string hostPath, TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -3,7 +3,8 @@ using Microsoft.Data.Sqlite;
 namespace GpuLxc.Api.Infrastructure;
 
 /// <summary>
-/// The service's own SQLite database (<c>&lt;DataDir&gt;/gpulxc.db</c>, WAL): attachments and the audit trail.
+/// The service's own SQLite database (<c>&lt;DataDir&gt;/gpulxc.db</c>, WAL): attachments, the audit trail, NVENC
+/// leases and the job records with their logs. Tables only ever gain columns or are created when missing.
 /// One pooled connection per operation; the schema is created on first use.
 /// </summary>
 public sealed class GpuLxcDatabase
@@ -41,6 +42,33 @@ public sealed class GpuLxcDatabase
             action       TEXT NOT NULL,
             diff         TEXT NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS job (
+            id               TEXT PRIMARY KEY,
+            kind             TEXT NOT NULL,
+            target           TEXT NOT NULL,
+            state            TEXT NOT NULL,
+            parameters       TEXT NOT NULL,
+            requested_by     TEXT,
+            created_at       INTEGER NOT NULL,
+            started_at       INTEGER,
+            finished_at      INTEGER,
+            steps            TEXT NOT NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            runner           TEXT,
+            error            TEXT,
+            result           TEXT,
+            log_count        INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX IF NOT EXISTS job_state ON job (state, created_at);
+        CREATE INDEX IF NOT EXISTS job_target ON job (target, created_at);
+        CREATE TABLE IF NOT EXISTS job_log (
+            job_id TEXT NOT NULL,
+            line   INTEGER NOT NULL,
+            at     INTEGER NOT NULL,
+            stream TEXT NOT NULL,
+            text   TEXT NOT NULL,
+            PRIMARY KEY (job_id, line)
+        ) WITHOUT ROWID;
         """;
 
     private readonly string _connectionString;

@@ -114,6 +114,10 @@ public sealed class ProblemResponseTests
 
         public Task WriteAtomicAsync(string hostPath, byte[] bytes, CancellationToken cancellationToken) => throw new InvalidOperationException("disk on fire");
 
+        public void CreateDirectory(string hostPath) => throw new InvalidOperationException("disk on fire");
+
+        public string LocalPath(string hostPath) => throw new InvalidOperationException("disk on fire");
+
         public Task<IDisposable> LockAsync(string hostPath, TimeSpan timeout, CancellationToken cancellationToken) => throw new InvalidOperationException("disk on fire");
     }
 }

@@ -10,9 +10,10 @@ namespace GpuLxc.Api.Tests.Support;
 
 /// <summary>
 /// The real service over a prepared host tree, with its own data dir and keys. Each test makes its own and
-/// disposes it; the host tree and data dir go with it.
+/// disposes it; the host tree and data dir go with it, unless <paramref name="ownsHost"/> is false (a restart test
+/// starts a second service over the same host).
 /// </summary>
-public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys = true) : WebApplicationFactory<Program>
+public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys = true, bool ownsHost = true) : WebApplicationFactory<Program>
 {
     public HostTree Host { get; } = host ?? HostTree.Proxmox();
 
@@ -70,7 +71,11 @@ public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys =
         base.Dispose(disposing);
         if (disposing)
         {
-            Host.Dispose();
+            if (ownsHost)
+            {
+                Host.Dispose();
+            }
+
             HostTree.DeleteDirectory(DataDir);
         }
     }
@@ -92,6 +97,6 @@ public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys =
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}");
+            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : "\n" + exception)}");
     }
 }

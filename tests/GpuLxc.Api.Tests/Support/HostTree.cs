@@ -202,11 +202,19 @@ public sealed class HostTree : IDisposable
         DeleteDirectory(BinDir);
     }
 
+    /// <summary>Deletes the tree; a stub command the service started just before it stopped may still be writing, so retry a moment.</summary>
     internal static void DeleteDirectory(string path)
     {
-        if (Directory.Exists(path))
+        for (var attempt = 0; Directory.Exists(path); attempt++)
         {
-            Directory.Delete(path, recursive: true);
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (IOException) when (attempt < 20)
+            {
+                Thread.Sleep(100);
+            }
         }
     }
 }

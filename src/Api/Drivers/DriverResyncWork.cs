@@ -1,0 +1,122 @@
+using GpuLxc.Api.Attachments;
+using GpuLxc.Api.Containers;
+using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Jobs;
+
+namespace GpuLxc.Api.Drivers;
+
+/// <summary>
+/// Compares every attached container with the host and reinstalls the mismatched ones, one step each. A container
+/// that fails does not stop the others; the job fails at the end, naming them.
+/// </summary>
+internal sealed class DriverResyncWork(
+    ContainerBackends backends,
+    AttachmentStore attachments,
+    GuestDrivers guests,
+    GuestInstaller installer,
+    JobStore jobs,
+    IHostCommandRunner commands) : IJobWork
+{
+    public JobKind Kind => JobKind.DriverResync;
+
+    public IReadOnlyList<(string Name, string Title)> PlanSteps(IReadOnlyDictionary<string, string> parameters) =>
+        [("compare", "Compare every attached container's userspace driver with the host's version")];
+
+    public async Task<JobResult?> RunAsync(JobContext context)
+    {
+        var outcomes = new Dictionary<string, ResyncedContainer>(StringComparer.Ordinal);
+        var hostVersion = await context.StepAsync("compare", async step =>
+        {
+            var version = await guests.HostVersionAsync(context.Cancellation) ?? throw new JobFailedException(new JobError("preconditionFailed",
+                "No NVIDIA kernel module is loaded on the host, so there is no version for the containers to match.",
+                Fix: "POST /api/v1/host/driver/install, then reboot the host."));
+            var backend = backends.Current ?? throw new JobFailedException(new JobError("preconditionFailed", "No container backend on this host."));
+            foreach (var record in (await attachments.ListAsync(context.Cancellation)).Where(r => r.Backend == backend.Kind.ToString()))
+            {
+                var id = record.ContainerId;
+                if (await backend.StatusAsync(id, context.Cancellation) != ContainerStatus.Running)
+                {
+                    outcomes[id] = new ResyncedContainer(id, null, null, "skipped");
+                    await context.LogAsync($"container {id}: not running, skipped (re-sync it once it runs)");
+                    continue;
+                }
+
+                var found = await context.RunAsync(commands, GuestDrivers.FindLibraries(backend, id));
+                var versions = GuestDrivers.ParseLibraryVersions(found.StandardOutput);
+                var before = versions.Contains(version) ? version : versions.Count > 0 ? versions[^1] : null;
+                if (versions is [var only] && only == version)
+                {
+                    outcomes[id] = new ResyncedContainer(id, before, before, "inSync");
+                    continue;
+                }
+
+                outcomes[id] = new ResyncedContainer(id, before, null, "pending");
+                await context.AddStepAsync($"container:{id}", $"Reinstall container {id}'s userspace driver ({before ?? "none"} → {version})");
+            }
+
+            var pending = outcomes.Values.Count(o => o.Outcome == "pending");
+            step.Message = $"{outcomes.Count} attached, {pending} to reinstall, host module {version}";
+            return version;
+        });
+
+        foreach (var id in outcomes.Values.Where(o => o.Outcome == "pending").Select(o => o.ContainerId).ToList())
+        {
+            try
+            {
+                var after = await context.StepAsync($"container:{id}", async step =>
+                {
+                    var (backend, version) = await GuestDriverInstallWork.Precondition(() => guests.PreflightAsync(id, context.Cancellation));
+                    var target = await GuestDriverInstallWork.Precondition(() => guests.DetectOsAsync(backend, id, version, context.Cancellation));
+                    var method = await MethodAsync(context, target);
+                    if (method == GuestInstallMethod.Apt)
+                    {
+                        await installer.HoldAsync(context, target, await installer.InstallAptAsync(context, target));
+                    }
+                    else
+                    {
+                        var path = await installer.InstallerAsync(context.Parameter(GuestInstaller.RunInstallerParameter), version, context.Cancellation);
+                        await installer.InstallRunAsync(context, target, path);
+                    }
+
+                    var reported = await installer.VerifyAsync(context, target);
+                    step.Message = $"{GuestInstaller.MethodName(method)}: now {reported}";
+                    return reported;
+                });
+                outcomes[id] = outcomes[id] with { After = after, Outcome = "reinstalled" };
+            }
+            catch (JobFailedException)
+            {
+                outcomes[id] = outcomes[id] with { Outcome = "failed" };
+            }
+        }
+
+        var result = new JobResult(hostVersion, Containers: [.. outcomes.Values.OrderBy(o => o.ContainerId, StringComparer.Ordinal)]);
+        var failed = outcomes.Values.Where(o => o.Outcome == "failed").Select(o => o.ContainerId).ToList();
+        if (failed.Count > 0)
+        {
+            throw new JobFailedException(new JobError("commandFailed",
+                $"Re-installing failed in container(s) {string.Join(", ", failed)}; the others are in sync.",
+                Fix: "Each failed step's message and the log say why; POST /api/v1/containers/{containerId}/driver/install retries one."))
+            {
+                Result = result,
+            };
+        }
+
+        return result;
+    }
+
+    /// <summary><c>auto</c>: how GpuLxc last installed this container, else what its distribution supports.</summary>
+    private async Task<GuestInstallMethod> MethodAsync(JobContext context, GuestTarget target)
+    {
+        var requested = Enum.Parse<GuestInstallMethod>(context.Parameter(GuestDriverInstallWork.MethodParameter) ?? "auto", ignoreCase: true);
+        if (requested != GuestInstallMethod.Auto)
+        {
+            return requested;
+        }
+
+        var last = await jobs.LastSucceededAsync(JobKind.GuestDriverInstall, target.ContainerId, context.Cancellation);
+        return last?.Result?.Method is { } method && Enum.TryParse<GuestInstallMethod>(method, ignoreCase: true, out var previous)
+            ? previous
+            : GuestInstaller.Resolve(GuestInstallMethod.Auto, target.Family);
+    }
+}

@@ -1,0 +1,175 @@
+using System.Text.RegularExpressions;
+using GpuLxc.Api.Attachments;
+using GpuLxc.Api.Containers;
+using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Hosts;
+using GpuLxc.Api.Infrastructure;
+using GpuLxc.Api.Inventory;
+using GpuLxc.Api.Jobs;
+
+namespace GpuLxc.Api.Drivers;
+
+/// <summary>A container's userspace driver against the host's kernel module.</summary>
+/// <param name="ContainerId">The container.</param>
+/// <param name="Status">Running or stopped: the driver can only be read in a running container.</param>
+/// <param name="HostVersion">The host's loaded module version: the version the container must have exactly.</param>
+/// <param name="InstalledVersion">The container's <c>libnvidia-ml</c> version; null when none is installed or the container is not running.</param>
+/// <param name="Match">Whether the two are equal (NVML works only then).</param>
+/// <param name="Method">How GpuLxc last installed it: <c>apt</c> or <c>runInstaller</c>; null when GpuLxc never did.</param>
+/// <param name="InstalledBy">The job that last installed it.</param>
+/// <param name="Os">The container's distribution.</param>
+/// <param name="Notes">What could not be read, and why.</param>
+public sealed record ContainerDriver(
+    string ContainerId,
+    ContainerStatus Status,
+    string? HostVersion,
+    string? InstalledVersion,
+    bool Match,
+    string? Method,
+    string? InstalledBy,
+    OsInfo? Os,
+    IReadOnlyList<string> Notes);
+
+/// <summary>A container that a guest driver job can work on, with what the job needs to know of it.</summary>
+public sealed record GuestTarget(IContainerBackend Backend, string ContainerId, string HostVersion, OsFamily Family, OsInfo Os);
+
+/// <summary>Reads containers' userspace drivers and checks the preconditions of the jobs that install them.</summary>
+public sealed partial class GuestDrivers(
+    AttachmentService attachments,
+    AttachmentStore attachmentStore,
+    IHostFileSystem files,
+    IHostCommandRunner commands,
+    JobStore jobs)
+{
+    public static readonly TimeSpan ExecTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The loaded kernel module's version, which every container must match exactly; null when none is loaded.</summary>
+    public async Task<string?> HostVersionAsync(CancellationToken cancellationToken)
+    {
+        if (NvidiaProcFs.ParseDriverVersion(await files.TryReadTextAsync("/proc/driver/nvidia/version", cancellationToken) ?? "") is { } banner)
+        {
+            return banner.Version;
+        }
+
+        var module = (await files.TryReadTextAsync("/sys/module/nvidia/version", cancellationToken))?.Trim();
+        return string.IsNullOrEmpty(module) ? null : module;
+    }
+
+    /// <summary>
+    /// The preconditions of a guest job (design: 409 with the fix): the container exists and runs, GpuLxc attached a
+    /// GPU to it, the host driver is loaded, and its distribution uses glibc.
+    /// </summary>
+    public async Task<GuestTarget> CheckAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var (backend, hostVersion) = await PreflightAsync(containerId, cancellationToken);
+        return await DetectOsAsync(backend, containerId, hostVersion, cancellationToken);
+    }
+
+    /// <summary>The container exists and runs, has a GPU attached by GpuLxc, and the host driver is loaded.</summary>
+    public async Task<(IContainerBackend Backend, string HostVersion)> PreflightAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var backend = attachments.BackendFor(containerId);
+        if (!files.FileExists(backend.ConfigPath(containerId)))
+        {
+            throw AttachmentProblemException.NotFound(containerId, backend.ConfigPath(containerId));
+        }
+
+        if (await attachmentStore.FindAsync(containerId, cancellationToken) is null)
+        {
+            throw Conflict("No GPU is attached to the container.", $"GpuLxc has not attached a GPU to container {containerId}.",
+                $"PUT /api/v1/containers/{containerId}/gpu?restart=true attaches one.");
+        }
+
+        if (await backend.StatusAsync(containerId, cancellationToken) != ContainerStatus.Running)
+        {
+            throw Conflict("The container is not running.", $"Container {containerId} must run: the driver is installed and checked from inside it.",
+                backend.Kind == HostBackend.Proxmox ? $"pct start {containerId}" : $"lxc-start -n {containerId}");
+        }
+
+        var hostVersion = await HostVersionAsync(cancellationToken) ?? throw Conflict("The host driver is not loaded.",
+            "No NVIDIA kernel module is loaded on the host, so there is no version for the container to match.",
+            "POST /api/v1/host/driver/install, then reboot the host.");
+        return (backend, hostVersion);
+    }
+
+    /// <summary>The container's distribution from its <c>/etc/os-release</c>; Alpine (musl) is refused.</summary>
+    public async Task<GuestTarget> DetectOsAsync(IContainerBackend backend, string containerId, string hostVersion, CancellationToken cancellationToken)
+    {
+        var osRelease = await ReadOsReleaseAsync(backend, containerId, cancellationToken) ?? throw Conflict("The container's distribution is unknown.",
+            $"/etc/os-release could not be read inside container {containerId}.", "Check that the container has /etc/os-release and that exec into it works.");
+        var family = OsFamilies.Of(osRelease);
+        if (family == OsFamily.Alpine)
+        {
+            throw Conflict("Alpine containers cannot run NVIDIA's userspace driver.",
+                $"Container {containerId} runs {osRelease.GetValueOrDefault("PRETTY_NAME", "Alpine")}, built on musl libc; NVIDIA's libraries need glibc.",
+                "Use a Debian or Ubuntu container for GPU work.");
+        }
+
+        return new GuestTarget(backend, containerId, hostVersion, family, OsFamilies.Info(osRelease));
+    }
+
+    /// <summary>The container's <c>/etc/os-release</c>, read through the backend's exec; null when it cannot be read.</summary>
+    public async Task<IReadOnlyDictionary<string, string>?> ReadOsReleaseAsync(IContainerBackend backend, string containerId, CancellationToken cancellationToken)
+    {
+        var result = await commands.RunAsync(backend.Exec(containerId, ["cat", "/etc/os-release"]) with { Timeout = ExecTimeout }, cancellationToken);
+        return result.Succeeded ? OsRelease.Parse(result.StandardOutput) : null;
+    }
+
+    /// <summary>The command that lists the container's <c>libnvidia-ml.so.VERSION</c> files.</summary>
+    public static HostCommand FindLibraries(IContainerBackend backend, string containerId) =>
+        backend.Exec(containerId, ["find", "/usr/lib", "/usr/lib64", "/lib", "-maxdepth", "3", "-name", "libnvidia-ml.so.*"]) with { Timeout = ExecTimeout };
+
+    /// <summary>The versions in <c>find</c>'s output (<c>/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.127.05</c> → <c>550.127.05</c>).</summary>
+    public static IReadOnlyList<string> ParseLibraryVersions(string output) =>
+        LibraryPattern().Matches(output).Select(m => m.Groups["version"].Value).Distinct().Order(StringComparer.Ordinal).ToList();
+
+    public async Task<ContainerDriver> ReadAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var backend = attachments.BackendFor(containerId);
+        if (!files.FileExists(backend.ConfigPath(containerId)))
+        {
+            throw AttachmentProblemException.NotFound(containerId, backend.ConfigPath(containerId));
+        }
+
+        var notes = new List<string>();
+        var hostVersion = await HostVersionAsync(cancellationToken);
+        if (hostVersion is null)
+        {
+            notes.Add("No NVIDIA kernel module is loaded on the host.");
+        }
+
+        var last = await jobs.LastSucceededAsync(JobKind.GuestDriverInstall, containerId, cancellationToken);
+        var status = await backend.StatusAsync(containerId, cancellationToken);
+        string? installed = null;
+        OsInfo? os = null;
+        if (status == ContainerStatus.Running)
+        {
+            var osRelease = await ReadOsReleaseAsync(backend, containerId, cancellationToken);
+            os = osRelease is null ? null : OsFamilies.Info(osRelease);
+            var found = await commands.RunAsync(FindLibraries(backend, containerId), cancellationToken);
+            var versions = ParseLibraryVersions(found.StandardOutput);
+            installed = versions.Contains(hostVersion ?? "") ? hostVersion : versions.Count > 0 ? versions[^1] : null;
+            if (versions.Count == 0)
+            {
+                notes.Add("No libnvidia-ml.so.* in the container: no userspace driver is installed.");
+            }
+            else if (versions.Count > 1)
+            {
+                notes.Add($"The container has several libnvidia-ml versions: {string.Join(", ", versions)}.");
+            }
+        }
+        else
+        {
+            notes.Add("The container is not running: its driver can be read once it runs.");
+        }
+
+        return new ContainerDriver(containerId, status, hostVersion, installed, installed is not null && installed == hostVersion,
+            last?.Result?.Method, last?.Id, os, notes);
+    }
+
+    private static AttachmentProblemException Conflict(string title, string detail, string fix) =>
+        new(StatusCodes.Status409Conflict, title, detail, fix);
+
+    [GeneratedRegex(@"libnvidia-ml\.so\.(?<version>[0-9]+\.[0-9]+(\.[0-9]+)?)\s*$", RegexOptions.Multiline)]
+    private static partial Regex LibraryPattern();
+}
