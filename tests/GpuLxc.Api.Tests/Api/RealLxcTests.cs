@@ -154,6 +154,55 @@ public sealed class RealLxcTests : IDisposable
         Assert.Contains(Denied, Inside("cat /dev/nvidia-uvm"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task GuestDriverJobsDetectTheOsCopyTheInstallerInAndRunInsideARealContainer()
+    {
+        // The busybox container says it is Debian; the .run stand-in, copied in through lxc-attach, installs an
+        // nvidia-smi that reports the host module's version and leaves the arguments it was run with.
+        File.WriteAllText($"/var/lib/lxc/{_name}/rootfs/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
+        _tree.WithFile("/root/NVIDIA-Linux-x86_64-550.127.05.run", """
+            #!/bin/sh
+            printf '#!/bin/sh\necho 550.127.05\n' > /bin/nvidia-smi
+            chmod +x /bin/nvidia-smi
+            mkdir -p /usr/lib64 && touch /usr/lib64/libnvidia-ml.so.550.127.05
+            echo "$0 $*" > /installer-ran
+            """);
+        using var factory = new GpuLxcApiFactory(_tree);
+        factory.Settings["GpuLxc:Host:Backend"] = "lxc";
+        factory.Settings["GpuLxc:Host:BinPath"] = "";
+        var client = factory.CreateGpuLxcClient();
+        await client.AttachGpuAsync(_name, new AttachRequest());
+        HostTree.Run("lxc-start", "-n", _name);
+        WaitRunning();
+
+        var install = await WaitForJob(client, (await client.InstallContainerDriverAsync(_name,
+            new GuestDriverInstallRequest { Method = GuestInstallMethod.RunInstaller, RunInstaller = "/root/NVIDIA-Linux-x86_64-550.127.05.run" })).Id);
+
+        Assert.True(install.State == JobState.Succeeded, $"{install.Error?.Step}: {install.Error?.Message}");
+        Assert.Equal("/tmp/gpulxc-NVIDIA-Linux-x86_64-550.127.05.run --no-kernel-modules --silent", Inside("cat /installer-ran").Trim());
+        Assert.DoesNotContain("gpulxc-", Inside("ls /tmp"), StringComparison.Ordinal);
+        Assert.Equal("550.127.05", install.Result!.InstalledVersion);
+        var driver = await client.GetContainerDriverAsync(_name);
+        Assert.Equal(("550.127.05", true), (driver.HostVersion, driver.Match));
+
+        var verify = await WaitForJob(client, (await client.VerifyContainerGpuAsync(_name)).Id);
+        Assert.True(verify.State == JobState.Succeeded, $"{verify.Error?.Step}: {verify.Error?.Message}");
+    }
+
+    private static async Task<Job> WaitForJob(IGpuLxcClient client, string jobId)
+    {
+        for (var attempt = 0; attempt < 12; attempt++)
+        {
+            var job = await client.GetJobAsync(jobId, waitSeconds: 10);
+            if (job.State is JobState.Succeeded or JobState.Failed or JobState.Cancelled)
+            {
+                return job;
+            }
+        }
+
+        throw new TimeoutException($"job {jobId} did not finish in 2 minutes");
+    }
+
     private string BaseConfig()
     {
         var allow = _cgroup2 ? "lxc.cgroup2.devices" : "lxc.cgroup.devices";
