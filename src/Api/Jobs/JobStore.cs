@@ -52,6 +52,25 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
         return null;
     }
 
+    /// <summary>How many jobs are in each state (states without jobs count zero).</summary>
+    public async Task<IReadOnlyDictionary<JobState, int>> CountByStateAsync(CancellationToken cancellationToken)
+    {
+        var counts = Enum.GetValues<JobState>().ToDictionary(state => state, _ => 0);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT state, COUNT(*) FROM job GROUP BY state";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (Enum.TryParse<JobState>(reader.GetString(0), ignoreCase: true, out var state))
+            {
+                counts[state] = reader.GetInt32(1);
+            }
+        }
+
+        return counts;
+    }
+
     public async Task<Job?> FindAsync(string jobId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);

@@ -1,12 +1,14 @@
 using System.Diagnostics.Metrics;
 using GpuLxc.Api.Attachments;
 using GpuLxc.Api.Inventory;
+using GpuLxc.Api.Jobs;
 
 namespace GpuLxc.Api.Metrics;
 
 /// <summary>
-/// Gauges of the host's state on the <c>GpuLxc</c> meter: attachments by drift status and each GPU's encoder
-/// (<c>/metrics</c> names them <c>gpulxc_attachments</c>, <c>gpulxc_gpu_encoder_utilization</c>, <c>gpulxc_gpu_encoder_sessions</c>).
+/// Gauges of the host's state on the <c>GpuLxc</c> meter: attachments by drift status, each GPU's encoder and jobs
+/// by state (<c>/metrics</c> names them <c>gpulxc_attachments</c>, <c>gpulxc_gpu_encoder_utilization</c>,
+/// <c>gpulxc_gpu_encoder_sessions</c>, <c>gpulxc_jobs</c>).
 /// They report the last snapshot <see cref="MetricsRefresher"/> took, so that a scrape never waits on the host.
 /// </summary>
 public sealed class GpuLxcMetrics : IDisposable
@@ -16,6 +18,7 @@ public sealed class GpuLxcMetrics : IDisposable
     private readonly Meter _meter;
     private IReadOnlyList<Attachment> _attachments = [];
     private IReadOnlyList<Gpu> _gpus = [];
+    private IReadOnlyDictionary<JobState, int> _jobs = new Dictionary<JobState, int>();
 
     public GpuLxcMetrics(IMeterFactory meters)
     {
@@ -33,12 +36,17 @@ public sealed class GpuLxcMetrics : IDisposable
             _gpus.Where(g => g.Nvenc.SessionCount is not null)
                 .Select(g => new Measurement<int>(g.Nvenc.SessionCount!.Value, new KeyValuePair<string, object?>("gpu", g.PciAddress))),
             unit: "{session}", description: "Encode sessions running on each GPU");
+        _meter.CreateObservableGauge("jobs", () =>
+            _jobs.Select(pair => new Measurement<int>(
+                pair.Value, new KeyValuePair<string, object?>("state", System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(pair.Key.ToString())))),
+            unit: "{job}", description: "Driver jobs by state (queued, running, succeeded, failed, cancelled)");
     }
 
-    public void Update(IReadOnlyList<Attachment>? attachments, IReadOnlyList<Gpu>? gpus)
+    public void Update(IReadOnlyList<Attachment>? attachments, IReadOnlyList<Gpu>? gpus, IReadOnlyDictionary<JobState, int>? jobs = null)
     {
         _attachments = attachments ?? _attachments;
         _gpus = gpus ?? _gpus;
+        _jobs = jobs ?? _jobs;
     }
 
     public void Dispose() => _meter.Dispose();
@@ -46,7 +54,7 @@ public sealed class GpuLxcMetrics : IDisposable
 
 /// <summary>Takes the snapshot behind <see cref="GpuLxcMetrics"/> every <c>GpuLxc:Metrics:RefreshSeconds</c> (default 15).</summary>
 public sealed partial class MetricsRefresher(
-    GpuLxcMetrics metrics, AttachmentService attachments, GpuInventory inventory, IConfiguration configuration, ILogger<MetricsRefresher> logger)
+    GpuLxcMetrics metrics, AttachmentService attachments, GpuInventory inventory, JobStore jobs, IConfiguration configuration, ILogger<MetricsRefresher> logger)
     : BackgroundService
 {
     public const string RefreshSecondsKey = "GpuLxc:Metrics:RefreshSeconds";
@@ -56,7 +64,7 @@ public sealed partial class MetricsRefresher(
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue(RefreshSecondsKey, 15))));
         do
         {
-            metrics.Update(await ReadAttachmentsAsync(stoppingToken), await ReadGpusAsync(stoppingToken));
+            metrics.Update(await ReadAttachmentsAsync(stoppingToken), await ReadGpusAsync(stoppingToken), await ReadJobsAsync(stoppingToken));
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
@@ -87,6 +95,19 @@ public sealed partial class MetricsRefresher(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             LogFailed(logger, "GPUs", e);
+            return null;
+        }
+    }
+
+    private async Task<IReadOnlyDictionary<JobState, int>?> ReadJobsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await jobs.CountByStateAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogFailed(logger, "jobs", e);
             return null;
         }
     }

@@ -30,6 +30,25 @@ public sealed class MetricsEndpointTests
         Assert.Contains("gpulxc_gpu_encoder_sessions{gpu=\"0000:01:00.0\"} 1", text, StringComparison.Ordinal);
         Assert.Contains("gpulxc_gpu_encoder_utilization{gpu=\"0000:01:00.0\"} 9", text, StringComparison.Ordinal);
         Assert.Contains("http_route=\"/api/v1/containers/{containerId}/gpu\"", text, StringComparison.Ordinal);
+        Assert.Contains("gpulxc_jobs{state=\"running\"} 0", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task JobsAreCountedByState()
+    {
+        using var lab = new Drivers.DriverLab();
+        lab.GuestDriver(Drivers.DriverLab.HostVersion, Drivers.DriverLab.HostVersion);
+        using var factory = new GpuLxcApiFactory(lab.Host);
+        factory.Settings["GpuLxc:Metrics:RefreshSeconds"] = "1";
+        var client = factory.CreateGpuLxcClient();
+        await Drivers.DriverLab.AttachAsync(client);
+        var verify = await Drivers.DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Id);
+        Assert.Equal(JobState.Succeeded, verify.State);
+
+        using var reader = factory.CreateKeyedClient(TestKeys.Read);
+        var text = await WaitForAsync(reader, "gpulxc_jobs{state=\"succeeded\"} 1");
+        Assert.Contains("gpulxc_jobs{state=\"failed\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("gpulxc_jobs{state=\"queued\"} 0", text, StringComparison.Ordinal);
     }
 
     /// <summary>The host gauges come from a snapshot taken every second here: poll until it has the attachment.</summary>
