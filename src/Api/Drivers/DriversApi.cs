@@ -110,7 +110,7 @@ public static class DriversApi
             var target = await guests.CheckAsync(containerId, cancellationToken);
             if (request.Method == GuestInstallMethod.Apt && target.Family is not (OsFamily.Debian or OsFamily.Ubuntu))
             {
-                throw new AttachmentProblemException(StatusCodes.Status409Conflict, "apt cannot install the driver in this container.",
+                throw new ProblemException(StatusCodes.Status409Conflict, "apt cannot install the driver in this container.",
                     $"Container {containerId} runs {target.Os.PrettyName ?? target.Os.Id}; NVIDIA's apt packages are for Debian and Ubuntu.",
                     "Use method runInstaller (or auto).");
             }

@@ -167,7 +167,7 @@ public sealed partial class GuestDrivers(
             last?.Result?.Method, last?.Id, os, notes);
     }
 
-    private static AttachmentProblemException Conflict(string title, string detail, string fix) =>
+    private static ProblemException Conflict(string title, string detail, string fix) =>
         new(StatusCodes.Status409Conflict, title, detail, fix);
 
     [GeneratedRegex(@"libnvidia-ml\.so\.(?<version>[0-9]+\.[0-9]+(\.[0-9]+)?)\s*$", RegexOptions.Multiline)]
