@@ -2,7 +2,6 @@ using System.Security.Claims;
 using FluentValidation;
 using GpuLxc.Api.Attachments;
 using GpuLxc.Api.Infrastructure;
-using GpuLxc.Api.Inventory;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -122,16 +121,5 @@ public static class ContainersApi
         }
 
         return builder.ProducesValidationProblem();
-    }
-
-    private sealed class AttachRequestValidator : AbstractValidator<AttachRequest>
-    {
-        public AttachRequestValidator()
-        {
-            RuleFor(r => r.Gpus).Must(gpus => gpus is null || gpus.Count <= 64).WithMessage("At most 64 GPUs.");
-            RuleForEach(r => r.Gpus).Must(id => id is not null && InventoryApi.IsWellFormedGpuId(id))
-                .WithMessage($"Each GPU must be {InventoryApi.GpuIdRule}.");
-            RuleFor(r => r.Mode).IsInEnum();
-        }
     }
 }
