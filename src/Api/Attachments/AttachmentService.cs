@@ -2,83 +2,50 @@ using System.Security.Cryptography;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.Containers.Config;
 using GpuLxc.Api.HostAccess;
-using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Infrastructure;
-using GpuLxc.Api.Inventory;
 
 namespace GpuLxc.Api.Attachments;
 
 /// <summary>
 /// Attaches and detaches GPUs by editing container configs the way Proxmox itself does (design §4): under the
 /// config's flock, refusing locked containers, atomically, with a backup and an audit record, touching only the
-/// lines GpuLxc manages.
+/// lines GpuLxc manages. Each edit goes lock → read → plan → commit, then restart outside the lock; which lines
+/// change is <see cref="AttachmentEdit"/>'s, whether an attachment still holds is <see cref="DriftCheck"/>'s.
 /// </summary>
 public sealed partial class AttachmentService(
-    ContainerBackends backends,
+    ContainerDirectory containers,
     IHostFileSystem files,
-    GpuInventory inventory,
-    DeviceNodeScanner nodeScanner,
-    HostInfoReader hostInfo,
+    PlanContextReader planContexts,
     AttachmentStore store,
     DataDirectory dataDirectory,
     TimeProvider time,
     ILogger<AttachmentService> logger)
 {
+    /// <summary>How long an edit waits for the config's flock (Proxmox's own edits hold it) before answering 409.</summary>
     public static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(10);
     private const int BackupsKept = 20;
 
-    /// <summary>The backend, after checking that <paramref name="containerId"/> is one of its ids.</summary>
-    public IContainerBackend BackendFor(string containerId)
-    {
-        var backend = backends.Current ?? throw AttachmentProblemException.NoBackend();
-        return backend.IsValidId(containerId)
-            ? backend
-            : throw new AttachmentProblemException(StatusCodes.Status400BadRequest, "Invalid container id.",
-                $"'{containerId}' is not {backend.IdRule}.");
-    }
-
-    public async Task<IReadOnlyList<Container>> ListContainersAsync(CancellationToken cancellationToken)
-    {
-        var backend = backends.Current ?? throw AttachmentProblemException.NoBackend();
-        var statuses = await StatusesAsync(backend, cancellationToken);
-        var records = (await store.ListAsync(cancellationToken)).ToDictionary(r => r.ContainerId, StringComparer.Ordinal);
-        var context = records.Count > 0 ? await PlanContextAsync(cancellationToken) : null;
-
-        var containers = new List<Container>();
-        foreach (var id in backend.ListIds())
-        {
-            var bytes = await files.TryReadBytesAsync(backend.ConfigPath(id), cancellationToken);
-            if (bytes is not null)
-            {
-                containers.Add(Describe(backend, id, backend.ParseConfig(bytes), statuses.GetValueOrDefault(id), records.GetValueOrDefault(id), context));
-            }
-        }
-
-        return containers;
-    }
-
-    public async Task<Container> GetContainerAsync(string containerId, CancellationToken cancellationToken)
-    {
-        var backend = BackendFor(containerId);
-        var (_, config) = await ReadAsync(backend, containerId, cancellationToken);
-        var record = await store.FindAsync(containerId, cancellationToken);
-        var status = await backend.StatusAsync(containerId, cancellationToken);
-        return Describe(backend, containerId, config, status, record, record is null ? null : await PlanContextAsync(cancellationToken));
-    }
-
+    /// <summary>
+    /// The container's attachment with its drift, and the config's ETag. 409 with no backend, 400 for an invalid id, 404
+    /// when the container or the attachment does not exist.
+    /// </summary>
     public async Task<(Attachment Attachment, string ETag)> GetAttachmentAsync(string containerId, CancellationToken cancellationToken)
     {
-        var backend = BackendFor(containerId);
-        var (bytes, config) = await ReadAsync(backend, containerId, cancellationToken);
+        var backend = containers.BackendFor(containerId);
+        var (bytes, config) = await containers.ReadConfigAsync(backend, containerId, cancellationToken);
         var record = await store.FindAsync(containerId, cancellationToken) ?? throw AttachmentProblemException.NotAttached(containerId);
-        return (ToAttachment(record, config, await PlanContextAsync(cancellationToken), backend.Describe(containerId, config).Unprivileged), ETag(bytes));
+        return (ToAttachment(record, config, await planContexts.ReadAsync(cancellationToken), backend.Describe(containerId, config).Unprivileged), ETag(bytes));
     }
 
+    /// <summary>
+    /// Every attachment GpuLxc made through the backend in effect, with drift; a config removed meanwhile reads as empty,
+    /// so its lines show as gone. 409 with no backend.
+    /// </summary>
     public async Task<IReadOnlyList<Attachment>> ListAttachmentsAsync(CancellationToken cancellationToken)
     {
-        var backend = backends.Current ?? throw AttachmentProblemException.NoBackend();
+        var backend = containers.CurrentBackend();
         var records = await store.ListAsync(cancellationToken);
-        var context = await PlanContextAsync(cancellationToken);
+        var context = await planContexts.ReadAsync(cancellationToken);
         var attachments = new List<Attachment>();
         foreach (var record in records.Where(r => r.Backend == backend.Kind.ToString()))
         {
@@ -90,9 +57,16 @@ public sealed partial class AttachmentService(
         return attachments;
     }
 
+    /// <summary>
+    /// Makes the config hold the lines <paramref name="request"/> plans (idempotent), and restarts a running container when
+    /// asked; returns the change and the config's new ETag. 409 with no backend, when the flock is held past
+    /// <see cref="LockTimeout"/>, when Proxmox's <c>lock:</c> is set, or when the plan cannot be made on this host; 400 for
+    /// an invalid id; 404 when the container does not exist; 412 when <c>If-Match</c> is stale;
+    /// <see cref="ContainerBackendException"/> when the restart fails.
+    /// </summary>
     public async Task<(AttachmentChange Change, string ETag)> AttachAsync(string containerId, AttachRequest request, Edit edit, CancellationToken cancellationToken)
     {
-        var backend = BackendFor(containerId);
+        var backend = containers.BackendFor(containerId);
         (AttachmentChange, string) result;
         using (await LockAsync(backend, containerId, cancellationToken))
         {
@@ -102,9 +76,13 @@ public sealed partial class AttachmentService(
         return await RestartIfAskedAsync(backend, containerId, result, edit);
     }
 
+    /// <summary>
+    /// Removes the lines GpuLxc added (idempotent: with no attachment it changes nothing), and restarts as for
+    /// <see cref="AttachAsync"/>; the same problems, less the plan's.
+    /// </summary>
     public async Task<(AttachmentChange Change, string ETag)> DetachAsync(string containerId, Edit edit, CancellationToken cancellationToken)
     {
-        var backend = BackendFor(containerId);
+        var backend = containers.BackendFor(containerId);
         (AttachmentChange, string) result;
         using (await LockAsync(backend, containerId, cancellationToken))
         {
@@ -119,41 +97,17 @@ public sealed partial class AttachmentService(
         var (bytes, config) = await ReadForEditAsync(backend, containerId, edit.IfMatch, cancellationToken);
         var unprivileged = backend.Describe(containerId, config).Unprivileged;
         var record = await store.FindAsync(containerId, cancellationToken);
-        var context = await PlanContextAsync(cancellationToken);
+        var context = await planContexts.ReadAsync(cancellationToken);
         var plan = Plan(request, context, await backend.SupportsDeviceEntriesAsync(cancellationToken), unprivileged);
 
         var before = Texts(config);
-        var removed = new List<string>();
-        foreach (var line in record?.Lines.Where(l => l.Added && !plan.Lines.Any(p => Matches(p, l))) ?? [])
-        {
-            removed.AddRange(RemoveOne(config, line));
-        }
-
-        var lines = new List<RecordedLine>();
-        var added = new List<string>();
-        foreach (var line in plan.Lines)
-        {
-            var present = Present(config, line);
-            if (present is { } existing)
-            {
-                var ours = record?.Lines.Any(l => l.Added && l.Key == existing.Key && l.Value == existing.Value) == true;
-                lines.Add(new RecordedLine(existing.Key, existing.Value, ours));
-                continue;
-            }
-
-            var key = line.IsDeviceEntry ? FreeDeviceKey(config) : line.Key;
-            config.Add(key, line.Value);
-            added.Add(config.FormatSetting(key, line.Value));
-            lines.Add(new RecordedLine(key, line.Value, true));
-        }
-
-        var changed = added.Count + removed.Count > 0;
-        var newRecord = new AttachmentRecord(containerId, backend.Kind.ToString(), request, plan.Mode, plan.Gpus, lines, plan.Nodes, time.GetUtcNow());
-        var saveRecord = changed || record is null || !SameAttachment(record, newRecord);
+        var lines = AttachmentEdit.Attach(config, record, plan.Lines);
+        var newRecord = new AttachmentRecord(containerId, backend.Kind.ToString(), request, plan.Mode, plan.Gpus, lines.Lines, plan.Nodes, time.GetUtcNow());
+        var saveRecord = lines.Changed || record is null || !AttachmentEdit.SameAttachment(record, newRecord);
         var diff = UnifiedDiff.Create(backend.ConfigPath(containerId), before, Texts(config));
         var attachment = ToAttachment(newRecord, config, context, unprivileged);
-        return await CommitAsync(backend, containerId, bytes, config, changed, saveRecord ? newRecord : record, saveRecord, "attach",
-            attachment, added, removed, diff, edit, cancellationToken);
+        return await CommitAsync(new PendingChange(backend, containerId, "attach", bytes, config, lines.Added, lines.Removed, diff,
+            saveRecord ? newRecord : record, saveRecord, attachment), edit, cancellationToken);
     }
 
     private async Task<(AttachmentChange Change, string ETag)> DetachLockedAsync(IContainerBackend backend, string containerId, Edit edit, CancellationToken cancellationToken)
@@ -167,10 +121,10 @@ public sealed partial class AttachmentService(
         }
 
         var before = Texts(config);
-        var removed = record.Lines.Where(l => l.Added).SelectMany(line => RemoveOne(config, line)).ToList();
+        var removed = AttachmentEdit.Detach(config, record);
         var diff = UnifiedDiff.Create(backend.ConfigPath(containerId), before, Texts(config));
-        return await CommitAsync(backend, containerId, bytes, config, removed.Count > 0, null, true, "detach",
-            null, [], removed, diff, edit, cancellationToken);
+        return await CommitAsync(new PendingChange(backend, containerId, "detach", bytes, config, [], removed, diff,
+            null, true, null), edit, cancellationToken);
     }
 
     /// <summary>How an edit is to be made: <c>If-Match</c>, <c>dryRun</c>, <c>restart</c>, and who asks.</summary>
@@ -180,33 +134,46 @@ public sealed partial class AttachmentService(
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "Proxmox's config digest is SHA-1; it detects changes, it protects nothing.")]
     public static string ETag(byte[] bytes) => $"\"{Convert.ToHexStringLower(SHA1.HashData(bytes))}\"";
 
-    private async Task<(AttachmentChange, string)> CommitAsync(
-        IContainerBackend backend, string containerId, byte[] original, ConfigText config, bool changed,
-        AttachmentRecord? record, bool saveRecord, string action, Attachment? attachment,
-        List<string> added, List<string> removed, string diff, Edit edit, CancellationToken cancellationToken)
+    /// <summary>
+    /// An edit made in memory under the lock, ready to commit: the config as read (<c>Original</c>) and as edited
+    /// (<c>Config</c>), the lines that changed and their diff, the record to save (null: delete it) when
+    /// <c>SaveRecord</c>, the audit trail's <c>Action</c> (<c>attach</c>, <c>detach</c>), and the attachment to answer
+    /// with (null after a detach).
+    /// </summary>
+    private sealed record PendingChange(
+        IContainerBackend Backend, string ContainerId, string Action, byte[] Original, ConfigText Config,
+        IReadOnlyList<string> Added, IReadOnlyList<string> Removed, string Diff,
+        AttachmentRecord? Record, bool SaveRecord, Attachment? Attachment)
     {
-        var running = changed && await backend.StatusAsync(containerId, cancellationToken) == ContainerStatus.Running;
+        public bool Changed => Added.Count + Removed.Count > 0;
+    }
+
+    private async Task<(AttachmentChange, string)> CommitAsync(PendingChange change, Edit edit, CancellationToken cancellationToken)
+    {
+        var (backend, containerId) = (change.Backend, change.ContainerId);
+        var running = change.Changed && await backend.StatusAsync(containerId, cancellationToken) == ContainerStatus.Running;
         if (edit.DryRun)
         {
-            return (new AttachmentChange(attachment, changed, true, running, false, added, removed, diff), ETag(original));
+            return (new AttachmentChange(change.Attachment, change.Changed, true, running, false, change.Added, change.Removed, change.Diff), ETag(change.Original));
         }
 
-        var written = original;
-        if (changed)
+        var written = change.Original;
+        if (change.Changed)
         {
-            written = config.ToBytes();
-            await BackupAsync(backend, containerId, original, cancellationToken);
+            written = change.Config.ToBytes();
+            // The backup first: when it cannot be made, the config is left as it was.
+            await BackupAsync(backend, containerId, change.Original, cancellationToken);
             await files.WriteAtomicAsync(backend.ConfigPath(containerId), written, cancellationToken);
-            LogEdited(logger, action, containerId, edit.KeyName, added.Count, removed.Count);
+            LogEdited(logger, change.Action, containerId, edit.KeyName, change.Added.Count, change.Removed.Count);
         }
 
-        if (saveRecord)
+        if (change.SaveRecord)
         {
             // The config is written: the record of what GpuLxc added must follow, whether or not the client still waits.
-            await store.SaveAsync(containerId, record, edit.KeyName, action, diff, changed ? CancellationToken.None : cancellationToken);
+            await store.SaveAsync(containerId, change.Record, edit.KeyName, change.Action, change.Diff, change.Changed ? CancellationToken.None : cancellationToken);
         }
 
-        return (new AttachmentChange(attachment, changed, false, running, false, added, removed, diff), ETag(written));
+        return (new AttachmentChange(change.Attachment, change.Changed, false, running, false, change.Added, change.Removed, change.Diff), ETag(written));
     }
 
     /// <summary>
@@ -237,16 +204,9 @@ public sealed partial class AttachmentService(
         }
     }
 
-    private async Task<(byte[] Bytes, ConfigText Config)> ReadAsync(IContainerBackend backend, string containerId, CancellationToken cancellationToken)
-    {
-        var bytes = await files.TryReadBytesAsync(backend.ConfigPath(containerId), cancellationToken)
-                    ?? throw AttachmentProblemException.NotFound(containerId, backend.ConfigPath(containerId));
-        return (bytes, backend.ParseConfig(bytes));
-    }
-
     private async Task<(byte[] Bytes, ConfigText Config)> ReadForEditAsync(IContainerBackend backend, string containerId, string? ifMatch, CancellationToken cancellationToken)
     {
-        var (bytes, config) = await ReadAsync(backend, containerId, cancellationToken);
+        var (bytes, config) = await containers.ReadConfigAsync(backend, containerId, cancellationToken);
         var etag = ETag(bytes);
         if (ifMatch is not null && ifMatch.Trim() != "*" &&
             !ifMatch.Split(',').Select(tag => tag.Trim()).Any(tag => tag == etag || tag == $"W/{etag}"))
@@ -277,65 +237,14 @@ public sealed partial class AttachmentService(
         }
     }
 
-    private async Task<IReadOnlyDictionary<string, ContainerStatus>> StatusesAsync(IContainerBackend backend, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await backend.StatusesAsync(cancellationToken);
-        }
-        catch (Exception e) when (e is ContainerBackendException or HostCommandNotFoundException or HostCommandTimeoutException)
-        {
-            LogStatusUnavailable(logger, e.Message);
-            return new Dictionary<string, ContainerStatus>();
-        }
-    }
-
-    private static Container Describe(IContainerBackend backend, string id, ConfigText config, ContainerStatus status, AttachmentRecord? record, PlanContext? context)
-    {
-        var (name, unprivileged, osType, lockName) = backend.Describe(id, config);
-        var summary = record is null || context is null
-            ? null
-            : new AttachmentSummary(record.Mode, record.Gpus, DriftOf(record, config, context, unprivileged).Status);
-        return new Container(id, name, status, unprivileged, osType, lockName, summary);
-    }
-
     private static Attachment ToAttachment(AttachmentRecord record, ConfigText config, PlanContext context, bool unprivileged) => new(
         record.ContainerId,
         record.Mode,
         record.Gpus,
         record.Lines.Select(l => new ManagedLine(l.Key, l.Value, config.Find(l.Key, l.Value).Any())).ToList(),
         record.Nodes,
-        DriftOf(record, config, context, unprivileged),
+        DriftCheck.Of(record, config, context, unprivileged),
         record.UpdatedAt);
-
-    /// <summary>Replans the recorded request against the host as it is now and compares with what the config says.</summary>
-    private static Drift DriftOf(AttachmentRecord record, ConfigText config, PlanContext context, bool unprivileged)
-    {
-        var fix = $"PUT /api/v1/containers/{record.ContainerId}/gpu again (with the same body) to rewrite the lines.";
-        AttachmentPlan plan;
-        try
-        {
-            plan = Plan(record.Request with { Mode = record.Mode }, context, deviceEntriesSupported: true, unprivileged);
-        }
-        catch (AttachmentProblemException e)
-        {
-            return new Drift(DriftStatus.NodesMissing, e.Message, e.Fix);
-        }
-
-        var planned = plan.Lines.Select(Normalize).Order(StringComparer.Ordinal);
-        var recorded = record.Lines.Select(l => Normalize(new PlannedLine(IsDeviceKey(l.Key) ? PlannedLine.DevicesKey : l.Key, l.Value))).Order(StringComparer.Ordinal);
-        if (!planned.SequenceEqual(recorded))
-        {
-            var was = string.Join(", ", record.Nodes.Select(n => $"{n.Path} {n.Major}:{n.Minor}"));
-            var now = string.Join(", ", plan.Nodes.Select(n => $"{n.Path} {n.Major}:{n.Minor}"));
-            return new Drift(DriftStatus.HostChanged, $"The host's device nodes changed since the attachment: it was made for {was}; the host now has {now}.", fix);
-        }
-
-        var missing = record.Lines.Where(l => !config.Find(l.Key, l.Value).Any()).Select(l => config.FormatSetting(l.Key, l.Value)).ToList();
-        return missing.Count > 0
-            ? new Drift(DriftStatus.EditedByHand, $"Lines GpuLxc wrote are gone from the config: {string.Join("; ", missing)}.", fix)
-            : new Drift(DriftStatus.InSync, "The config holds every line, and they match the host's device nodes.", null);
-    }
 
     private static AttachmentPlan Plan(AttachRequest request, PlanContext context, bool deviceEntriesSupported, bool unprivileged)
     {
@@ -349,59 +258,8 @@ public sealed partial class AttachmentService(
         }
     }
 
-    /// <summary>The host facts every plan reads: GPUs, device nodes (majors read now) and the cgroup version.</summary>
-    private async Task<PlanContext> PlanContextAsync(CancellationToken cancellationToken)
-    {
-        var gpus = await inventory.TopologyGpusAsync(refresh: false, cancellationToken);
-        return new PlanContext(gpus, await nodeScanner.ScanAsync(GpuInventory.BoundMinors(gpus), cancellationToken), hostInfo.ReadCgroupVersion());
-    }
-
-    private static (string Key, string Value)? Present(ConfigText config, PlannedLine line) =>
-        line.IsDeviceEntry
-            ? config.Settings().Where(s => IsDeviceKey(s.Key) && s.Value == line.Value).Select(s => ((string, string)?)s).FirstOrDefault()
-            : config.Find(line.Key, line.Value).Any() ? (line.Key, line.Value) : null;
-
-    /// <summary>Removes the last occurrence of a line GpuLxc added (the one it appended), never any other.</summary>
-    private static IEnumerable<string> RemoveOne(ConfigText config, RecordedLine line)
-    {
-        var indexes = config.Find(line.Key, line.Value).ToList();
-        if (indexes.Count == 0)
-        {
-            return [];
-        }
-
-        var text = config.Lines[indexes[^1]].Text;
-        config.RemoveAt(indexes[^1]);
-        return [text];
-    }
-
-    private static string FreeDeviceKey(ConfigText config)
-    {
-        var used = config.Settings().Select(s => s.Key).Where(IsDeviceKey).ToHashSet(StringComparer.Ordinal);
-        return Enumerable.Range(0, 256).Select(i => $"dev{i}").First(key => !used.Contains(key));
-    }
-
-    private static bool IsDeviceKey(string key) => key.Length > 3 && key.StartsWith("dev", StringComparison.Ordinal) && key[3..].All(char.IsAsciiDigit);
-
-    private static bool Matches(PlannedLine planned, RecordedLine recorded) =>
-        planned.Value == recorded.Value && (planned.IsDeviceEntry ? IsDeviceKey(recorded.Key) : planned.Key == recorded.Key);
-
-    private static string Normalize(PlannedLine line) => $"{line.Key}\u0000{line.Value}";
-
-    private static bool SameAttachment(AttachmentRecord a, AttachmentRecord b) =>
-        a.Mode == b.Mode && SameRequest(a.Request, b.Request) && a.Gpus.SequenceEqual(b.Gpus) && a.Lines.SequenceEqual(b.Lines) && a.Nodes.SequenceEqual(b.Nodes);
-
-    /// <summary>Records compare lists by reference; requests are the same when their GPU lists hold the same ids.</summary>
-    private static bool SameRequest(AttachRequest a, AttachRequest b) =>
-        a with { Gpus = null } == b with { Gpus = null } && (a.Gpus ?? []).SequenceEqual(b.Gpus ?? [], StringComparer.Ordinal);
-
     private static List<string> Texts(ConfigText config) => config.Lines.Select(l => l.Text).ToList();
-
-    private sealed record PlanContext(IReadOnlyList<Gpu> Gpus, DeviceNodeScan Nodes, CgroupVersion Cgroup);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Action} container {ContainerId} by key {KeyName}: {Added} line(s) added, {Removed} removed")]
     private static partial void LogEdited(ILogger logger, string action, string containerId, string? keyName, int added, int removed);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Container statuses are unavailable: {Reason}")]
-    private static partial void LogStatusUnavailable(ILogger logger, string reason);
 }

@@ -41,10 +41,10 @@ public static class ContainersApi
         return api;
     }
 
-    public static async Task<Results<Ok<IReadOnlyList<Container>>, ProblemHttpResult>> ListContainersAsync(AttachmentService service, CancellationToken cancellationToken) =>
+    public static async Task<Results<Ok<IReadOnlyList<Container>>, ProblemHttpResult>> ListContainersAsync(ContainerDirectory service, CancellationToken cancellationToken) =>
         await Answer(async () => TypedResults.Ok(await service.ListContainersAsync(cancellationToken)));
 
-    public static async Task<Results<Ok<Container>, ProblemHttpResult>> GetContainerAsync(string containerId, AttachmentService service, CancellationToken cancellationToken) =>
+    public static async Task<Results<Ok<Container>, ProblemHttpResult>> GetContainerAsync(string containerId, ContainerDirectory service, CancellationToken cancellationToken) =>
         await Answer(async () => TypedResults.Ok(await service.GetContainerAsync(containerId, cancellationToken)));
 
     public static async Task<Results<Ok<Attachment>, ProblemHttpResult>> GetAttachmentAsync(string containerId, AttachmentService service, HttpResponse response, CancellationToken cancellationToken) =>
@@ -84,6 +84,8 @@ public static class ContainersApi
         services.AddSingleton<ContainerBackends>();
         services.AddSingleton<AttachmentStore>();
         services.AddSingleton<AttachmentService>();
+        services.AddSingleton<ContainerDirectory>();
+        services.AddSingleton<PlanContextReader>();
         services.AddSingleton<IValidator<AttachRequest>, AttachRequestValidator>();
         return services;
     }

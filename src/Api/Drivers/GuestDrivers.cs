@@ -35,7 +35,7 @@ public sealed record GuestTarget(IContainerBackend Backend, string ContainerId, 
 
 /// <summary>Reads containers' userspace drivers and checks the preconditions of the jobs that install them.</summary>
 public sealed partial class GuestDrivers(
-    AttachmentService attachments,
+    ContainerDirectory containers,
     AttachmentStore attachmentStore,
     IHostFileSystem files,
     IHostCommandRunner commands,
@@ -68,7 +68,7 @@ public sealed partial class GuestDrivers(
     /// <summary>The container exists and runs, has a GPU attached by GpuLxc, and the host driver is loaded.</summary>
     public async Task<(IContainerBackend Backend, string HostVersion)> PreflightAsync(string containerId, CancellationToken cancellationToken)
     {
-        var backend = attachments.BackendFor(containerId);
+        var backend = containers.BackendFor(containerId);
         if (!files.FileExists(backend.ConfigPath(containerId)))
         {
             throw AttachmentProblemException.NotFound(containerId, backend.ConfigPath(containerId));
@@ -125,7 +125,7 @@ public sealed partial class GuestDrivers(
 
     public async Task<ContainerDriver> ReadAsync(string containerId, CancellationToken cancellationToken)
     {
-        var backend = attachments.BackendFor(containerId);
+        var backend = containers.BackendFor(containerId);
         if (!files.FileExists(backend.ConfigPath(containerId)))
         {
             throw AttachmentProblemException.NotFound(containerId, backend.ConfigPath(containerId));
