@@ -5,13 +5,11 @@ using GpuLxc.Api.Jobs;
 namespace GpuLxc.Api.Drivers;
 
 /// <summary>Installs the host's exact userspace driver in one container.</summary>
-internal sealed class GuestDriverInstallWork(GuestDrivers guests, GuestInstaller installer) : IJobWork
+internal sealed class GuestDriverInstallWork(GuestDrivers guests, GuestInstaller installer) : JobWork<GuestDriverInstallRequest>
 {
-    public const string MethodParameter = "method";
+    public override JobKind Kind => JobKind.GuestDriverInstall;
 
-    public JobKind Kind => JobKind.GuestDriverInstall;
-
-    public IReadOnlyList<(string Name, string Title)> PlanSteps(IReadOnlyDictionary<string, string> parameters) =>
+    public override IReadOnlyList<(string Name, string Title)> PlanSteps(GuestDriverInstallRequest request) =>
     [
         ("preflight", "Check that the container runs, has a GPU attached, and that the host driver is loaded"),
         ("detectOs", "Read the container's /etc/os-release"),
@@ -20,10 +18,10 @@ internal sealed class GuestDriverInstallWork(GuestDrivers guests, GuestInstaller
         ("verify", "Check that nvidia-smi inside reports the host's version"),
     ];
 
-    public async Task<JobResult?> RunAsync(JobContext context)
+    public override async Task<JobResult?> RunAsync(GuestDriverInstallRequest request, JobContext context)
     {
         var target = await PreflightAndDetectAsync(context, guests);
-        var method = GuestInstaller.Resolve(Enum.Parse<GuestInstallMethod>(context.Parameter(MethodParameter) ?? "auto", ignoreCase: true), target.Family);
+        var method = GuestInstaller.Resolve(request.Method, target.Family);
         var pins = await context.StepAsync("install", async step =>
         {
             if (method == GuestInstallMethod.Apt)
@@ -33,7 +31,7 @@ internal sealed class GuestDriverInstallWork(GuestDrivers guests, GuestInstaller
                 return installed;
             }
 
-            var path = await installer.InstallerAsync(context.Parameter(GuestInstaller.RunInstallerParameter), target.HostVersion, context.Cancellation);
+            var path = await installer.InstallerAsync(request.RunInstaller, target.HostVersion, context.Cancellation);
             await installer.InstallRunAsync(context, target, path);
             step.Message = $"{path} --no-kernel-modules --silent";
             return (IReadOnlyList<string>)[];
@@ -70,7 +68,7 @@ internal sealed class GuestDriverInstallWork(GuestDrivers guests, GuestInstaller
         return await context.StepAsync("detectOs", async step =>
         {
             var target = await Precondition(() => guests.DetectOsAsync(backend, context.Target, hostVersion, context.Cancellation));
-            step.Message = $"{target.Os.PrettyName ?? target.Os.Id} ({JobStore.Name(target.Family)})";
+            step.Message = $"{target.Os.PrettyName ?? target.Os.Id} ({EnumNames.Of(target.Family)})";
             return target;
         });
     }

@@ -4,19 +4,22 @@ using GpuLxc.Api.Jobs;
 
 namespace GpuLxc.Api.Drivers;
 
-/// <summary>Checks from inside a container that the GPU is usable: device nodes, and nvidia-smi at the host's version.</summary>
-internal sealed class GuestVerifyWork(GuestDrivers guests, GuestInstaller installer, AttachmentStore attachments, IHostCommandRunner commands) : IJobWork
-{
-    public JobKind Kind => JobKind.GuestVerify;
+/// <summary>A verification takes no settings: what it checks is the job's target container.</summary>
+public sealed record GuestVerifyRequest;
 
-    public IReadOnlyList<(string Name, string Title)> PlanSteps(IReadOnlyDictionary<string, string> parameters) =>
+/// <summary>Checks from inside a container that the GPU is usable: device nodes, and nvidia-smi at the host's version.</summary>
+internal sealed class GuestVerifyWork(GuestDrivers guests, GuestInstaller installer, AttachmentStore attachments, IHostCommandRunner commands) : JobWork<GuestVerifyRequest>
+{
+    public override JobKind Kind => JobKind.GuestVerify;
+
+    public override IReadOnlyList<(string Name, string Title)> PlanSteps(GuestVerifyRequest request) =>
     [
         ("preflight", "Check that the container runs, has a GPU attached, and that the host driver is loaded"),
         ("deviceNodes", "Check that the attached device nodes are character devices inside the container"),
         ("nvidiaSmi", "Check that nvidia-smi inside works and reports the host's version"),
     ];
 
-    public async Task<JobResult?> RunAsync(JobContext context)
+    public override async Task<JobResult?> RunAsync(GuestVerifyRequest request, JobContext context)
     {
         var (backend, hostVersion) = await context.StepAsync("preflight", async step =>
         {
