@@ -1,6 +1,8 @@
 using GpuLxc.Api.Attachments;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Infrastructure;
+using GpuLxc.Api.Inventory;
 using GpuLxc.Api.Jobs;
 
 namespace GpuLxc.Api.Drivers;
@@ -14,20 +16,21 @@ internal sealed class DriverResyncWork(
     AttachmentStore attachments,
     GuestDrivers guests,
     GuestInstaller installer,
+    LoadedDriver loadedDriver,
     JobStore jobs,
-    IHostCommandRunner commands) : IJobWork
+    IHostCommandRunner commands) : JobWork<DriverResyncRequest>
 {
-    public JobKind Kind => JobKind.DriverResync;
+    public override JobKind Kind => JobKind.DriverResync;
 
-    public IReadOnlyList<(string Name, string Title)> PlanSteps(IReadOnlyDictionary<string, string> parameters) =>
+    public override IReadOnlyList<(string Name, string Title)> PlanSteps(DriverResyncRequest request) =>
         [("compare", "Compare every attached container's userspace driver with the host's version")];
 
-    public async Task<JobResult?> RunAsync(JobContext context)
+    public override async Task<JobResult?> RunAsync(DriverResyncRequest request, JobContext context)
     {
         var outcomes = new Dictionary<string, ResyncedContainer>(StringComparer.Ordinal);
         var hostVersion = await context.StepAsync("compare", async step =>
         {
-            var version = await guests.HostVersionAsync(context.Cancellation) ?? throw new JobFailedException(new JobError("preconditionFailed",
+            var version = await loadedDriver.ReadVersionAsync(context.Cancellation) ?? throw new JobFailedException(new JobError("preconditionFailed",
                 "No NVIDIA kernel module is loaded on the host, so there is no version for the containers to match.",
                 Fix: "POST /api/v1/host/driver/install, then reboot the host."));
             var backend = backends.Current ?? throw new JobFailedException(new JobError("preconditionFailed", "No container backend on this host."));
@@ -67,14 +70,14 @@ internal sealed class DriverResyncWork(
                 {
                     var (backend, version) = await GuestDriverInstallWork.Precondition(() => guests.PreflightAsync(id, context.Cancellation));
                     var target = await GuestDriverInstallWork.Precondition(() => guests.DetectOsAsync(backend, id, version, context.Cancellation));
-                    var method = await MethodAsync(context, target);
+                    var method = await MethodAsync(request.Method, target, context.Cancellation);
                     if (method == GuestInstallMethod.Apt)
                     {
                         await installer.HoldAsync(context, target, await installer.InstallAptAsync(context, target));
                     }
                     else
                     {
-                        var path = await installer.InstallerAsync(context.Parameter(GuestInstaller.RunInstallerParameter), version, context.Cancellation);
+                        var path = await installer.InstallerAsync(request.RunInstaller, version, context.Cancellation);
                         await installer.InstallRunAsync(context, target, path);
                     }
 
@@ -106,17 +109,14 @@ internal sealed class DriverResyncWork(
     }
 
     /// <summary><c>auto</c>: how GpuLxc last installed this container, else what its distribution supports.</summary>
-    private async Task<GuestInstallMethod> MethodAsync(JobContext context, GuestTarget target)
+    private async Task<GuestInstallMethod> MethodAsync(GuestInstallMethod requested, GuestTarget target, CancellationToken cancellationToken)
     {
-        var requested = Enum.Parse<GuestInstallMethod>(context.Parameter(GuestDriverInstallWork.MethodParameter) ?? "auto", ignoreCase: true);
         if (requested != GuestInstallMethod.Auto)
         {
             return requested;
         }
 
-        var last = await jobs.LastSucceededAsync(JobKind.GuestDriverInstall, target.ContainerId, context.Cancellation);
-        return last?.Result?.Method is { } method && Enum.TryParse<GuestInstallMethod>(method, ignoreCase: true, out var previous)
-            ? previous
-            : GuestInstaller.Resolve(GuestInstallMethod.Auto, target.Family);
+        var last = await jobs.LastSucceededAsync(JobKind.GuestDriverInstall, target.ContainerId, cancellationToken);
+        return EnumNames.Parse<GuestInstallMethod>(last?.Result?.Method) ?? GuestInstaller.Resolve(GuestInstallMethod.Auto, target.Family);
     }
 }

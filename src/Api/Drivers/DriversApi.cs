@@ -71,9 +71,7 @@ public static class DriversApi
 
     public static async Task<Results<Accepted<Job>, ProblemHttpResult>> InstallHostDriverAsync(
         HostDriverInstallRequest request, JobService jobs, ClaimsPrincipal user, HttpResponse response, CancellationToken cancellationToken) =>
-        await StartAsync(jobs, JobKind.HostDriverInstall, JobService.HostTarget, Parameters(
-            ("method", JobStore.Name(request.Method)), ("package", request.Package), ("version", request.Version), (GuestInstaller.RunInstallerParameter, request.RunInstaller)),
-            user, response, 15, cancellationToken);
+        await StartAsync<HostDriverInstallWork, HostDriverInstallRequest>(jobs, JobService.HostTarget, request, user, response, 15, cancellationToken);
 
     public static async Task<Results<Accepted<Job>, ProblemHttpResult>> ResyncAsync(
         DriverResyncRequest request, GuestDrivers guests, JobService jobs, ClaimsPrincipal user, HttpResponse response, CancellationToken cancellationToken)
@@ -85,9 +83,7 @@ public static class DriversApi
                 extensions: new Dictionary<string, object?> { ["fix"] = "POST /api/v1/host/driver/install, then reboot the host." });
         }
 
-        return await StartAsync(jobs, JobKind.DriverResync, JobService.HostTarget, Parameters(
-            (GuestDriverInstallWork.MethodParameter, JobStore.Name(request.Method)), (GuestInstaller.RunInstallerParameter, request.RunInstaller)),
-            user, response, 10, cancellationToken);
+        return await StartAsync<DriverResyncWork, DriverResyncRequest>(jobs, JobService.HostTarget, request, user, response, 10, cancellationToken);
     }
 
     public static async Task<Results<Ok<ContainerDriver>, ProblemHttpResult>> GetContainerDriverAsync(string containerId, GuestDrivers guests, CancellationToken cancellationToken)
@@ -120,9 +116,7 @@ public static class DriversApi
             return e.ToResult();
         }
 
-        return await StartAsync(jobs, JobKind.GuestDriverInstall, containerId, Parameters(
-            (GuestDriverInstallWork.MethodParameter, JobStore.Name(request.Method)), (GuestInstaller.RunInstallerParameter, request.RunInstaller)),
-            user, response, 5, cancellationToken);
+        return await StartAsync<GuestDriverInstallWork, GuestDriverInstallRequest>(jobs, containerId, request, user, response, 5, cancellationToken);
     }
 
     public static async Task<Results<Accepted<Job>, ProblemHttpResult>> VerifyGpuAsync(
@@ -137,7 +131,7 @@ public static class DriversApi
             return e.ToResult();
         }
 
-        return await StartAsync(jobs, JobKind.GuestVerify, containerId, Parameters(), user, response, 1, cancellationToken);
+        return await StartAsync<GuestVerifyWork, GuestVerifyRequest>(jobs, containerId, new GuestVerifyRequest(), user, response, 1, cancellationToken);
     }
 
     public static IServiceCollection AddDrivers(this IServiceCollection services)
@@ -154,13 +148,14 @@ public static class DriversApi
         return services;
     }
 
-    private static async Task<Results<Accepted<Job>, ProblemHttpResult>> StartAsync(
-        JobService jobs, JobKind kind, string target, IReadOnlyDictionary<string, string> parameters, ClaimsPrincipal user, HttpResponse response,
-        int retryAfterSeconds, CancellationToken cancellationToken)
+    private static async Task<Results<Accepted<Job>, ProblemHttpResult>> StartAsync<TWork, TRequest>(
+        JobService jobs, string target, TRequest request, ClaimsPrincipal user, HttpResponse response, int retryAfterSeconds, CancellationToken cancellationToken)
+        where TWork : JobWork<TRequest>
+        where TRequest : class
     {
         try
         {
-            var job = await jobs.StartAsync(kind, target, parameters, user.Identity?.Name, cancellationToken);
+            var job = await jobs.StartAsync<TWork, TRequest>(target, request, user.Identity?.Name, cancellationToken);
             return JobsApi.Accepted(job, response, retryAfterSeconds);
         }
         catch (JobConflictException e)
@@ -168,7 +163,4 @@ public static class DriversApi
             return JobsApi.Conflict(e, response);
         }
     }
-
-    private static Dictionary<string, string> Parameters(params (string Name, string? Value)[] values) =>
-        values.Where(v => v.Value is not null).ToDictionary(v => v.Name, v => v.Value!, StringComparer.Ordinal);
 }

@@ -39,21 +39,13 @@ public sealed partial class GuestDrivers(
     AttachmentStore attachmentStore,
     IHostFileSystem files,
     IHostCommandRunner commands,
-    JobStore jobs)
+    JobStore jobs,
+    LoadedDriver loadedDriver)
 {
     public static readonly TimeSpan ExecTimeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>The loaded kernel module's version, which every container must match exactly; null when none is loaded.</summary>
-    public async Task<string?> HostVersionAsync(CancellationToken cancellationToken)
-    {
-        if (NvidiaProcFs.ParseDriverVersion(await files.TryReadTextAsync("/proc/driver/nvidia/version", cancellationToken) ?? "") is { } banner)
-        {
-            return banner.Version;
-        }
-
-        var module = (await files.TryReadTextAsync("/sys/module/nvidia/version", cancellationToken))?.Trim();
-        return string.IsNullOrEmpty(module) ? null : module;
-    }
+    /// <summary>The loaded kernel module's version, which every container must match exactly (<see cref="LoadedDriver"/>); null when none is loaded.</summary>
+    public Task<string?> HostVersionAsync(CancellationToken cancellationToken) => loadedDriver.ReadVersionAsync(cancellationToken);
 
     /// <summary>
     /// The preconditions of a guest job (design: 409 with the fix): the container exists and runs, GpuLxc attached a

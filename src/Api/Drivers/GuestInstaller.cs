@@ -1,5 +1,6 @@
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
+using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Jobs;
 
 namespace GpuLxc.Api.Drivers;
@@ -11,7 +12,6 @@ namespace GpuLxc.Api.Drivers;
 /// </summary>
 public sealed class GuestInstaller(IHostCommandRunner commands, IHostFileSystem files, JobStore jobs)
 {
-    public const string RunInstallerParameter = "runInstaller";
     private static readonly TimeSpan AptTimeout = TimeSpan.FromMinutes(20);
     private static readonly TimeSpan InstallerTimeout = TimeSpan.FromMinutes(20);
     private static readonly TimeSpan CopyTimeout = TimeSpan.FromMinutes(5);
@@ -23,12 +23,12 @@ public sealed class GuestInstaller(IHostCommandRunner commands, IHostFileSystem 
         _ => requested,
     };
 
-    public static string MethodName(GuestInstallMethod method) => JobStore.Name(method);
+    public static string MethodName(GuestInstallMethod method) => EnumNames.Of(method);
 
     /// <summary>The installer to use: the one asked for, else the one the last successful host install ran.</summary>
     public async Task<string> InstallerAsync(string? requested, string hostVersion, CancellationToken cancellationToken)
     {
-        var path = requested ?? (await jobs.LastSucceededAsync(JobKind.HostDriverInstall, JobService.HostTarget, cancellationToken))?.Parameters.GetValueOrDefault(RunInstallerParameter);
+        var path = requested ?? (await jobs.LastSucceededAsync(JobKind.HostDriverInstall, JobService.HostTarget, cancellationToken))?.RequestAs<HostDriverInstallRequest>().RunInstaller;
         if (path is null || !DriverInputs.IsRunInstallerPath(path) || !files.FileExists(path))
         {
             throw new JobFailedException(new JobError("preconditionFailed",

@@ -1,8 +1,10 @@
+// Over 300 lines: the install's seven steps are kept together so that they read in the order they run.
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
+using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Inventory;
 using GpuLxc.Api.Jobs;
 
@@ -17,8 +19,9 @@ internal sealed partial class HostDriverInstallWork(
     HostInfoReader hostInfo,
     HostDriverReader drivers,
     GpuInventory inventory,
+    LoadedDriver loadedDriver,
     IHostFileSystem files,
-    IHostCommandRunner commands) : IJobWork
+    IHostCommandRunner commands) : JobWork<HostDriverInstallRequest>
 {
     public const string ModulesLoadFile = "/etc/modules-load.d/nvidia.conf";
     public const string NouveauBlacklistFile = "/etc/modprobe.d/gpulxc-blacklist-nouveau.conf";
@@ -31,23 +34,22 @@ internal sealed partial class HostDriverInstallWork(
     private static readonly TimeSpan InitramfsTimeout = TimeSpan.FromMinutes(15);
     private static readonly IReadOnlyDictionary<string, string> AptEnvironment = new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" };
 
-    public JobKind Kind => JobKind.HostDriverInstall;
+    public override JobKind Kind => JobKind.HostDriverInstall;
 
-    public IReadOnlyList<(string Name, string Title)> PlanSteps(IReadOnlyDictionary<string, string> parameters) =>
+    public override IReadOnlyList<(string Name, string Title)> PlanSteps(HostDriverInstallRequest request) =>
     [
         ("preflight", "Check the host: GPUs and their drivers, Secure Boot, kernel headers"),
         ("headers", "Install the running kernel's headers"),
-        ("driver", parameters.GetValueOrDefault("method") == "runInstaller" ? "Run NVIDIA's installer with --dkms --silent" : "Install the driver package"),
+        ("driver", request.Method == HostInstallMethod.RunInstaller ? "Run NVIDIA's installer with --dkms --silent" : "Install the driver package"),
         ("modulesLoad", "Load nvidia and nvidia_uvm at boot"),
         ("initramfs", "Update the initramfs of every kernel"),
         ("deviceNodes", "Create the device nodes at boot, before containers start (udev rule and boot unit)"),
         ("verify", "Check the installed module and whether a reboot is needed"),
     ];
 
-    public async Task<JobResult?> RunAsync(JobContext context)
+    public override async Task<JobResult?> RunAsync(HostDriverInstallRequest request, JobContext context)
     {
-        var method = context.Parameter("method") == "runInstaller" ? HostInstallMethod.RunInstaller : HostInstallMethod.Package;
-        var version = context.Parameter("version");
+        var method = request.Method;
         var host = await context.StepAsync("preflight", step => PreflightAsync(context, step, method));
         await context.StepAsync("headers", async step =>
         {
@@ -57,8 +59,8 @@ internal sealed partial class HostDriverInstallWork(
             step.Message = string.Join(' ', packages);
         });
         var packages = await context.StepAsync("driver", step => method == HostInstallMethod.RunInstaller
-            ? RunInstallerAsync(context, step)
-            : PackageAsync(context, step, host, version));
+            ? RunInstallerAsync(context, step, request.RunInstaller!)
+            : PackageAsync(context, step, host, request.Package, request.Version));
         await context.StepAsync("modulesLoad", step => ModulesLoadAsync(context, step, host));
         await context.StepAsync("initramfs", async step =>
         {
@@ -66,7 +68,7 @@ internal sealed partial class HostDriverInstallWork(
             step.Message = "update-initramfs -u -k all";
         });
         await context.StepAsync("deviceNodes", step => DeviceNodesAsync(context, step, host));
-        return await context.StepAsync("verify", step => VerifyAsync(context, step, host, version, method, packages));
+        return await context.StepAsync("verify", step => VerifyAsync(context, step, host, request, packages));
     }
 
     /// <summary>What the steps need to know of the host.</summary>
@@ -134,9 +136,8 @@ internal sealed partial class HostDriverInstallWork(
         _ => [$"linux-headers-{host.Kernel}"],
     };
 
-    private async Task<IReadOnlyList<string>> PackageAsync(JobContext context, JobStepScope step, HostFacts host, string? version)
+    private async Task<IReadOnlyList<string>> PackageAsync(JobContext context, JobStepScope step, HostFacts host, string? package, string? version)
     {
-        var package = context.Parameter("package");
         if (package is null)
         {
             if (host.Os?.Id is not ("debian" or null) && host.ProxmoxMajor is null)
@@ -173,9 +174,8 @@ internal sealed partial class HostDriverInstallWork(
         return install;
     }
 
-    private async Task<IReadOnlyList<string>> RunInstallerAsync(JobContext context, JobStepScope step)
+    private async Task<IReadOnlyList<string>> RunInstallerAsync(JobContext context, JobStepScope step, string installer)
     {
-        var installer = context.Parameter(GuestInstaller.RunInstallerParameter)!;
         if (!files.FileExists(installer))
         {
             throw Precondition($"{installer} is gone from the host.", "Give the path of an installer that exists.");
@@ -234,8 +234,9 @@ internal sealed partial class HostDriverInstallWork(
             : $"{UdevRuleFile} and {BootUnitFile} were in place; {BootUnitName} enabled";
     }
 
-    private async Task<JobResult> VerifyAsync(JobContext context, JobStepScope step, HostFacts host, string? version, HostInstallMethod method, IReadOnlyList<string> packages)
+    private async Task<JobResult> VerifyAsync(JobContext context, JobStepScope step, HostFacts host, HostDriverInstallRequest request, IReadOnlyList<string> packages)
     {
+        var version = request.Version;
         var modinfo = await context.RunAsync(commands, new HostCommand("modinfo", "-F", "version", "nvidia") { Timeout = QuickTimeout });
         var installed = modinfo.Succeeded ? modinfo.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() : null;
         if (installed is null)
@@ -250,7 +251,7 @@ internal sealed partial class HostDriverInstallWork(
             throw new JobFailedException(new JobError("versionMismatch", $"The installed module is {installed}, not the requested {version}."));
         }
 
-        var loaded = NvidiaProcFs.ParseDriverVersion(await files.TryReadTextAsync("/proc/driver/nvidia/version", context.Cancellation) ?? "")?.Version;
+        var loaded = await loadedDriver.ReadVersionAsync(context.Cancellation);
         var rebootRequired = loaded != installed || host.NouveauBound;
         if (!rebootRequired)
         {
@@ -260,9 +261,8 @@ internal sealed partial class HostDriverInstallWork(
         step.Message = rebootRequired
             ? $"installed {installed}; loaded {loaded ?? "none"}: reboot the host to load it, then re-sync the containers (POST /api/v1/host/driver/resync)"
             : $"{installed} is installed and loaded; nvidia-smi works";
-        var runInstaller = context.Parameter(GuestInstaller.RunInstallerParameter);
-        return new JobResult(loaded, installed, rebootRequired, method == HostInstallMethod.RunInstaller ? "runInstaller" : "package",
-            method == HostInstallMethod.RunInstaller && runInstaller is not null ? [runInstaller] : packages);
+        return new JobResult(loaded, installed, rebootRequired, EnumNames.Of(request.Method),
+            request is { Method: HostInstallMethod.RunInstaller, RunInstaller: { } runInstaller } ? [runInstaller] : packages);
     }
 
     /// <summary>The recommendation in nvidia-detect's output: the indented line after "It is recommended to install the".</summary>

@@ -16,6 +16,7 @@ public sealed class GpuInventory(
     DeviceNodeScanner nodes,
     NvidiaSmiQuery nvidiaSmi,
     IOptions<NvencOptions> nvencOptions,
+    LoadedDriver loadedDriver,
     TimeProvider time) : IDisposable
 {
     public static readonly TimeSpan TopologyTtl = TimeSpan.FromSeconds(10);
@@ -88,15 +89,14 @@ public sealed class GpuInventory(
     {
         var notes = new List<string>();
         var pciGpus = await pci.ScanAsync(cancellationToken);
-        var procVersion = NvidiaProcFs.ParseDriverVersion(await files.TryReadTextAsync("/proc/driver/nvidia/version", cancellationToken) ?? "");
+        var driverVersion = await loadedDriver.ReadVersionAsync(cancellationToken);
 
         IReadOnlyList<NvmlDevice> nvmlDevices = [];
         IReadOnlyList<NvidiaSmiGpu> smiGpus = [];
-        string source, driverVersion;
+        string source;
         if (nvml.UnavailableReason is null)
         {
             nvmlDevices = nvml.Devices();
-            driverVersion = nvml.DriverVersion() ?? procVersion?.Version ?? "";
             source = "nvml";
         }
         else if (nvidiaSmi.IsInstalled)
@@ -109,14 +109,12 @@ public sealed class GpuInventory(
                 notes.Add(error);
             }
 
-            driverVersion = (rows.Count > 0 ? rows[0].DriverVersion : null) ?? procVersion?.Version ?? "";
             source = error is null ? "nvidia-smi" : "sysfs";
         }
         else
         {
             notes.Add($"NVML: {nvml.UnavailableReason} nvidia-smi is not installed either: names, brands and encoder " +
                       "counters are unknown; what sysfs and procfs show is reported.");
-            driverVersion = procVersion?.Version ?? "";
             source = "sysfs";
         }
 
@@ -134,7 +132,7 @@ public sealed class GpuInventory(
                 pciGpus.FirstOrDefault(g => g.Address == address),
                 nvmlDevices.FirstOrDefault(d => PciAddress.Normalize(d.PciBusId) == address),
                 smiGpus.FirstOrDefault(g => g.PciAddress == address),
-                string.IsNullOrEmpty(driverVersion) ? null : driverVersion,
+                driverVersion,
                 cancellationToken));
         }
 
@@ -144,7 +142,7 @@ public sealed class GpuInventory(
             DeviceNodes = g.Minor is { } minor ? scan.Nodes.Where(n => n.Path == DeviceNodeScanner.GpuNode(minor)).ToList() : [],
         }).ToList();
 
-        return new Topology(gpus, string.IsNullOrEmpty(driverVersion) ? null : driverVersion, source, notes, time.GetUtcNow());
+        return new Topology(gpus, driverVersion, source, notes, time.GetUtcNow());
     }
 
     private async Task<Gpu> JoinAsync(string address, int position, PciGpu? sysfs, NvmlDevice? device, NvidiaSmiGpu? smi,

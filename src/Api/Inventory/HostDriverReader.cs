@@ -9,7 +9,8 @@ public sealed class HostDriverReader(
     INvml nvml,
     NvidiaSmiQuery nvidiaSmi,
     DeviceNodeScanner nodes,
-    GpuInventory inventory)
+    GpuInventory inventory,
+    LoadedDriver loadedDriver)
 {
     public static readonly IReadOnlyList<string> WatchedModules = ["nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm", "nouveau"];
 
@@ -21,13 +22,12 @@ public sealed class HostDriverReader(
     public async Task<HostDriver> ReadAsync(CancellationToken cancellationToken)
     {
         var notes = new List<string>();
-        var banner = NvidiaProcFs.ParseDriverVersion(await files.TryReadTextAsync("/proc/driver/nvidia/version", cancellationToken) ?? "");
-        var moduleVersion = (await files.TryReadTextAsync("/sys/module/nvidia/version", cancellationToken))?.Trim();
+        var module = await loadedDriver.ReadAsync(cancellationToken);
         var kernel = (await files.TryReadTextAsync("/proc/sys/kernel/osrelease", cancellationToken))?.Trim();
 
         var installed = await ModinfoAsync("version", notes, cancellationToken);
         var signer = await ModinfoAsync("signer", notes, cancellationToken);
-        var loaded = banner?.Version ?? moduleVersion;
+        var loaded = module?.Version;
 
         var modules = NvidiaProcFs.ParseModules(await files.TryReadTextAsync("/proc/modules", cancellationToken) ?? "");
         var gpus = await inventory.TopologyGpusAsync(refresh: false, cancellationToken);
@@ -35,8 +35,8 @@ public sealed class HostDriverReader(
 
         return new HostDriver(
             loaded,
-            banner?.Flavor,
-            moduleVersion,
+            module?.Flavor,
+            module?.SysfsVersion,
             installed,
             await UserspaceVersionAsync(cancellationToken),
             loaded is not null && installed is not null && loaded != installed,

@@ -53,6 +53,7 @@ public static partial class InventoryApi
         services.AddSingleton<NvidiaSmiQuery>();
         services.AddSingleton<GpuInventory>();
         services.AddSingleton<HostDriverReader>();
+        services.AddSingleton<LoadedDriver>();
         services.AddSingleton<IValidator<GpuRoute>, GpuRouteValidator>();
         return services;
     }

@@ -1,20 +1,6 @@
+using System.Text.Json.Serialization;
+
 namespace GpuLxc.Api.Jobs;
-
-/// <summary>What a job does.</summary>
-public enum JobKind
-{
-    /// <summary>Installs the NVIDIA driver on the host (<c>POST /api/v1/host/driver/install</c>).</summary>
-    HostDriverInstall,
-
-    /// <summary>Installs the host's exact userspace driver in a container.</summary>
-    GuestDriverInstall,
-
-    /// <summary>Checks from inside a container that the GPU is usable.</summary>
-    GuestVerify,
-
-    /// <summary>Brings every attached container's userspace driver to the host's version.</summary>
-    DriverResync,
-}
 
 public enum JobState
 {
@@ -78,6 +64,18 @@ public sealed record Job(
     int LogLines)
 {
     public bool IsFinished => State is JobState.Succeeded or JobState.Failed or JobState.Cancelled;
+
+    /// <summary>
+    /// The request record the job was started with, as <c>job.parameters</c> stores it (<see cref="JobParameters"/>);
+    /// <see cref="Parameters"/> is the view of it the API shows.
+    /// </summary>
+    [JsonIgnore]
+    public string StoredParameters { get; init; } = "{}";
+
+    /// <summary>The request record the job was started with.</summary>
+    /// <exception cref="System.Text.Json.JsonException">The job was started with another kind of request.</exception>
+    public TRequest RequestAs<TRequest>()
+        where TRequest : class => JobParameters.Read<TRequest>(StoredParameters);
 }
 
 /// <summary>One step of a job.</summary>

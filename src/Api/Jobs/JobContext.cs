@@ -1,4 +1,5 @@
 using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Infrastructure;
 
 namespace GpuLxc.Api.Jobs;
 
@@ -44,8 +45,6 @@ public sealed class JobContext : IAsyncDisposable
     /// <summary>Cancelled when the job is cancelled or the service stops.</summary>
     public CancellationToken Cancellation { get; }
 
-    public string? Parameter(string name) => Job.Parameters.GetValueOrDefault(name);
-
     public IReadOnlyList<JobStep> Steps
     {
         get
@@ -83,7 +82,7 @@ public sealed class JobContext : IAsyncDisposable
             var state = scope.SkippedBecause is null ? JobStepState.Succeeded : JobStepState.Skipped;
             await UpdateStepAsync(name, s => s with { State = state, FinishedAt = _time.GetUtcNow(), Message = scope.SkippedBecause ?? scope.Message });
             var said = scope.SkippedBecause ?? scope.Message;
-            await LogAsync($"step {name}: {JobStore.Name(state)}{(said is null ? "" : $": {said}")}");
+            await LogAsync($"step {name}: {EnumNames.Of(state)}{(said is null ? "" : $": {said}")}");
             return value;
         }
         catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)

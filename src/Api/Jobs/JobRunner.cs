@@ -1,19 +1,8 @@
 using System.ComponentModel;
+using GpuLxc.Api.Infrastructure;
 using Hangfire;
 
 namespace GpuLxc.Api.Jobs;
-
-/// <summary>The work of one job kind: its steps, planned when the job is created, and how they run.</summary>
-public interface IJobWork
-{
-    JobKind Kind { get; }
-
-    /// <summary>The steps (name, title) shown from the moment the job is accepted.</summary>
-    IReadOnlyList<(string Name, string Title)> PlanSteps(IReadOnlyDictionary<string, string> parameters);
-
-    /// <summary>Runs the steps; throws <see cref="JobFailedException"/> to fail the job with a clear error.</summary>
-    Task<JobResult?> RunAsync(JobContext context);
-}
 
 /// <summary>
 /// What Hangfire runs: one GpuLxc job, by id. It runs a job only from <c>queued</c>, so a job that was cancelled
@@ -92,7 +81,7 @@ public sealed partial class JobRunner(
                 state = JobState.Cancelled;
                 error = new JobError("cancelled", "Cancelled by request; the running command's process tree was killed.",
                     context.Steps.FirstOrDefault(s => s.State == JobStepState.Cancelled)?.Name,
-                    Fix: job.Kind is JobKind.HostDriverInstall or JobKind.GuestDriverInstall or JobKind.DriverResync
+                    Fix: job.Kind.InstallsPackages()
                         ? "A package installation stopped half-way may need `dpkg --configure -a`; starting the job again does the remaining steps."
                         : null);
             }
@@ -103,7 +92,7 @@ public sealed partial class JobRunner(
                 result = e.Result;
             }
 
-            await context.LogAsync($"job {JobStore.Name(state)}{(error is null ? "" : $": {error.Message}")}");
+            await context.LogAsync($"job {EnumNames.Of(state)}{(error is null ? "" : $": {error.Message}")}");
         }
 
         await store.FinishAsync(job.Id, state, context.Steps, error, result, CancellationToken.None);

@@ -8,29 +8,37 @@ public sealed class JobService(JobStore store, IJobExecutor executor, IEnumerabl
     public const string HostTarget = "host";
 
     /// <summary>
-    /// Creates a queued job and hands it to the executor. Work on one target is serialised by refusing: while a job
-    /// it conflicts with is queued or running, <see cref="JobConflictException"/> names that job.
+    /// Creates a queued job of <typeparamref name="TWork"/>'s kind, started with <paramref name="request"/> (stored as
+    /// its parameters, read back by the work), and hands it to the executor. Work on one target is serialised by
+    /// refusing: while a job its kind excludes (<see cref="JobKinds.Excludes"/>) is queued or running,
+    /// <see cref="JobConflictException"/> names that job.
     /// </summary>
-    public async Task<Job> StartAsync(JobKind kind, string target, IReadOnlyDictionary<string, string> parameters, string? requestedBy, CancellationToken cancellationToken)
+    public async Task<Job> StartAsync<TWork, TRequest>(string target, TRequest request, string? requestedBy, CancellationToken cancellationToken)
+        where TWork : JobWork<TRequest>
+        where TRequest : class
     {
-        var work = works.Single(w => w.Kind == kind);
+        var work = works.OfType<TWork>().Single();
+        var parameters = JobParameters.Store(request);
         var job = new Job(
             Guid.CreateVersion7(time.GetUtcNow()).ToString("N"),
-            kind,
+            work.Kind,
             target,
             JobState.Queued,
-            parameters,
+            JobParameters.View(parameters),
             requestedBy,
             time.GetUtcNow(),
             null,
             null,
-            work.PlanSteps(parameters).Select(s => new JobStep(s.Name, s.Title, JobStepState.Pending, null, null, null)).ToList(),
+            work.PlanSteps(request).Select(s => new JobStep(s.Name, s.Title, JobStepState.Pending, null, null, null)).ToList(),
             0,
             false,
             null,
             null,
-            0);
-        if (await store.CreateAsync(job, ConflictsOf(kind, target), cancellationToken) is { } running)
+            0)
+        {
+            StoredParameters = parameters,
+        };
+        if (await store.CreateAsync(job, cancellationToken) is { } running)
         {
             throw new JobConflictException(running);
         }
@@ -83,7 +91,7 @@ public sealed class JobService(JobStore store, IJobExecutor executor, IEnumerabl
         if (job.IsFinished)
         {
             throw new ProblemException(StatusCodes.Status409Conflict, "The job has finished.",
-                $"Job {jobId} has already {JobStore.Name(job.State)}; only a queued or running job can be cancelled.");
+                $"Job {jobId} has already {EnumNames.Of(job.State)}; only a queued or running job can be cancelled.");
         }
 
         if (await store.RequestCancelAsync(jobId, cancellationToken) == JobState.Running)
@@ -93,22 +101,11 @@ public sealed class JobService(JobStore store, IJobExecutor executor, IEnumerabl
 
         return await WaitAsync(jobId, wait, cancellationToken);
     }
-
-    /// <summary>
-    /// One apt/dpkg at a time on the host (host installs, re-syncs), one job per container, and no container job
-    /// while a re-sync (which reinstalls in every attached container) is queued or running.
-    /// </summary>
-    private static JobConflict ConflictsOf(JobKind kind, string target) => kind switch
-    {
-        JobKind.HostDriverInstall => new("kind IN ('hostDriverInstall', 'driverResync')", target),
-        JobKind.DriverResync => new("kind IN ('hostDriverInstall', 'driverResync', 'guestDriverInstall', 'guestVerify')", target),
-        _ => new("(kind IN ('guestDriverInstall', 'guestVerify') AND target = $target) OR kind = 'driverResync'", target),
-    };
 }
 
 /// <summary>A job that conflicts with the requested one is queued or running.</summary>
 public sealed class JobConflictException(Job running)
-    : Exception($"Job {running.Id} ({JobStore.Name(running.Kind)} on {running.Target}) is {JobStore.Name(running.State)}.")
+    : Exception($"Job {running.Id} ({EnumNames.Of(running.Kind)} on {running.Target}) is {EnumNames.Of(running.State)}.")
 {
     public Job Running { get; } = running;
 }

@@ -1,3 +1,4 @@
+// Over 300 lines: every statement on the job tables lives here, so the job schema has one reader and one writer.
 using System.Globalization;
 using System.Text.Json;
 using GpuLxc.Api.Infrastructure;
@@ -16,18 +17,26 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
     private static readonly JsonSerializerOptions Json = CreateJsonOptions();
 
     /// <summary>
-    /// Inserts a queued job unless a job it conflicts with (<paramref name="conflictsWith"/>: an SQL condition on the
-    /// other job's <c>kind</c> and <c>target</c>) is queued or running; the check and the insert are one
-    /// <c>BEGIN IMMEDIATE</c> transaction, so two concurrent requests cannot both pass. Returns the conflicting job instead.
+    /// Inserts a queued job unless a job its kind excludes (<see cref="JobKinds.Excludes"/>) is queued or running;
+    /// the check and the insert are one <c>BEGIN IMMEDIATE</c> transaction, so two concurrent requests cannot both
+    /// pass. Returns the conflicting job instead.
     /// </summary>
-    public async Task<Job?> CreateAsync(Job job, JobConflict conflictsWith, CancellationToken cancellationToken)
+    public async Task<Job?> CreateAsync(Job job, CancellationToken cancellationToken)
     {
+        var excludes = job.Kind.Excludes();
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using (var check = connection.CreateCommand())
         {
-            check.CommandText = $"SELECT {Columns} FROM job WHERE state IN ('queued', 'running') AND ({conflictsWith.Sql}) ORDER BY created_at LIMIT 1";
-            check.Parameters.AddWithValue("$target", conflictsWith.Target);
+            var active = InList(check, "$active", [JobState.Queued, JobState.Running]);
+            var anywhere = InList(check, "$anywhere", excludes.Anywhere);
+            var sameTarget = InList(check, "$sameTarget", excludes.SameTarget);
+            check.CommandText = $"""
+                SELECT {Columns} FROM job
+                WHERE state IN ({active}) AND (kind IN ({anywhere}) OR (kind IN ({sameTarget}) AND target = $target))
+                ORDER BY created_at LIMIT 1
+                """;
+            check.Parameters.AddWithValue("$target", job.Target);
             await using var reader = await check.ExecuteReaderAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken))
             {
@@ -37,11 +46,12 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
 
         await using (var insert = connection.CreateCommand())
         {
-            insert.CommandText = $"INSERT INTO job ({Columns}) VALUES ($id, $kind, $target, 'queued', $parameters, $requestedBy, $createdAt, NULL, NULL, $steps, 0, NULL, NULL, 0)";
+            insert.CommandText = $"INSERT INTO job ({Columns}) VALUES ($id, $kind, $target, $state, $parameters, $requestedBy, $createdAt, NULL, NULL, $steps, 0, NULL, NULL, 0)";
             insert.Parameters.AddWithValue("$id", job.Id);
-            insert.Parameters.AddWithValue("$kind", Name(job.Kind));
+            insert.Parameters.AddWithValue("$kind", EnumNames.Of(job.Kind));
             insert.Parameters.AddWithValue("$target", job.Target);
-            insert.Parameters.AddWithValue("$parameters", JsonSerializer.Serialize(job.Parameters, Json));
+            insert.Parameters.AddWithValue("$state", EnumNames.Of(JobState.Queued));
+            insert.Parameters.AddWithValue("$parameters", job.StoredParameters);
             insert.Parameters.AddWithValue("$requestedBy", (object?)job.RequestedBy ?? DBNull.Value);
             insert.Parameters.AddWithValue("$createdAt", job.CreatedAt.ToUnixTimeMilliseconds());
             insert.Parameters.AddWithValue("$steps", JsonSerializer.Serialize(job.Steps, Json));
@@ -62,7 +72,7 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            if (Enum.TryParse<JobState>(reader.GetString(0), ignoreCase: true, out var state))
+            if (EnumNames.Parse<JobState>(reader.GetString(0)) is { } state)
             {
                 counts[state] = reader.GetInt32(1);
             }
@@ -91,8 +101,8 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
             WHERE ($state IS NULL OR state = $state) AND ($kind IS NULL OR kind = $kind) AND ($target IS NULL OR target = $target)
             ORDER BY created_at DESC, id DESC LIMIT $limit
             """;
-        command.Parameters.AddWithValue("$state", state is { } s ? Name(s) : DBNull.Value);
-        command.Parameters.AddWithValue("$kind", kind is { } k ? Name(k) : DBNull.Value);
+        command.Parameters.AddWithValue("$state", state is { } s ? EnumNames.Of(s) : DBNull.Value);
+        command.Parameters.AddWithValue("$kind", kind is { } k ? EnumNames.Of(k) : DBNull.Value);
         command.Parameters.AddWithValue("$target", (object?)target ?? DBNull.Value);
         command.Parameters.AddWithValue("$limit", limit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -144,7 +154,7 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
             WHERE id = $id AND state IN ('queued', 'running')
             """,
             cancellationToken,
-            ("$id", jobId), ("$state", Name(state)), ("$now", Now()),
+            ("$id", jobId), ("$state", EnumNames.Of(state)), ("$now", Now()),
             ("$steps", steps is null ? null : JsonSerializer.Serialize(steps, Json)),
             ("$error", error is null ? null : JsonSerializer.Serialize(error, Json)),
             ("$result", result is null ? null : JsonSerializer.Serialize(result, Json)));
@@ -262,9 +272,6 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
         return lines;
     }
 
-    public static string Name<T>(T value)
-        where T : struct, Enum => JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
-
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
@@ -284,13 +291,14 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
     {
         var steps = JsonSerializer.Deserialize<List<JobStep>>(reader.GetString(9), Json) ?? [];
         var done = steps.Count(s => s.State is JobStepState.Succeeded or JobStepState.Skipped);
-        var state = Enum.Parse<JobState>(reader.GetString(3), ignoreCase: true);
+        var state = Stored<JobState>(reader.GetString(3));
+        var parameters = reader.GetString(4);
         return new Job(
             reader.GetString(0),
-            Enum.Parse<JobKind>(reader.GetString(1), ignoreCase: true),
+            Stored<JobKind>(reader.GetString(1)),
             reader.GetString(2),
             state,
-            JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(4), Json) ?? [],
+            JobParameters.View(parameters),
             reader.IsDBNull(5) ? null : reader.GetString(5),
             DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
             reader.IsDBNull(7) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7)),
@@ -300,7 +308,26 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
             reader.GetInt64(10) != 0,
             reader.IsDBNull(11) ? null : JsonSerializer.Deserialize<JobError>(reader.GetString(11), Json),
             reader.IsDBNull(12) ? null : JsonSerializer.Deserialize<JobResult>(reader.GetString(12), Json),
-            reader.GetInt32(13));
+            reader.GetInt32(13))
+        {
+            StoredParameters = parameters,
+        };
+    }
+
+    private static T Stored<T>(string name)
+        where T : struct, Enum =>
+        EnumNames.Parse<T>(name) ?? throw new InvalidDataException($"The job table holds '{name}', which is no {typeof(T).Name}.");
+
+    /// <summary>One parameter per value (<c>$prefix0, $prefix1, …</c>), named by <see cref="EnumNames"/>; the list for an <c>IN (…)</c>.</summary>
+    private static string InList<T>(SqliteCommand command, string prefix, IReadOnlyList<T> values)
+        where T : struct, Enum
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            command.Parameters.AddWithValue($"{prefix}{i}", EnumNames.Of(values[i]));
+        }
+
+        return string.Join(", ", values.Select((_, i) => $"{prefix}{i}"));
     }
 
     private static JsonSerializerOptions CreateJsonOptions()
@@ -310,6 +337,3 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
         return options;
     }
 }
-
-/// <summary>Which queued or running jobs keep a new one from being created: an SQL condition over <c>kind</c> and <c>target</c> (<c>$target</c>).</summary>
-public sealed record JobConflict(string Sql, string Target);

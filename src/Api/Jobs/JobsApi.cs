@@ -55,12 +55,12 @@ public static partial class JobsApi
 
         if (!TryParse<JobState>(filter.State, out var state))
         {
-            return Invalid("state", $"state must be one of {string.Join(", ", Enum.GetValues<JobState>().Select(JobStore.Name))}.");
+            return Invalid("state", $"state must be one of {string.Join(", ", Enum.GetValues<JobState>().Select(EnumNames.Of))}.");
         }
 
         if (!TryParse<JobKind>(filter.Kind, out var kind))
         {
-            return Invalid("kind", $"kind must be one of {string.Join(", ", Enum.GetValues<JobKind>().Select(JobStore.Name))}.");
+            return Invalid("kind", $"kind must be one of {string.Join(", ", Enum.GetValues<JobKind>().Select(EnumNames.Of))}.");
         }
 
         return TypedResults.Ok(await store.ListAsync(state, kind, filter.Target, filter.Limit ?? 100, cancellationToken));
@@ -170,9 +170,8 @@ public static partial class JobsApi
             return true;
         }
 
-        var match = Enum.GetValues<T>().Where(v => JobStore.Name(v) == text).Select(v => (T?)v).FirstOrDefault();
-        value = match;
-        return match is not null;
+        value = EnumNames.Parse<T>(text);
+        return value is not null;
     }
 
     /// <param name="State">Only jobs in this state: <c>queued</c>, <c>running</c>, <c>succeeded</c>, <c>failed</c> or <c>cancelled</c>.</param>

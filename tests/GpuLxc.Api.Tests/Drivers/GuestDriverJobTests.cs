@@ -104,6 +104,40 @@ public sealed class GuestDriverJobTests
     }
 
     [Fact]
+    public async Task AContainerGetsTheInstallerThatAHostInstallRecordedByThePreviousVersionUsed()
+    {
+        const string Installer = "/root/NVIDIA-Linux-x86_64-550.127.05.run";
+        using var lab = new DriverLab();
+        lab.Host.WithFile(Installer, "#!/bin/sh\necho installer\n");
+        lab.Guest("sh", "touch \"$(dirname \"$0\")/../installed\"")
+            .Guest("nvidia-smi", $"[ -f \"$(dirname \"$0\")/../installed\" ] && echo {DriverLab.HostVersion} || exit 9");
+        using var factory = new GpuLxcApiFactory(lab.Host);
+        var client = factory.CreateGpuLxcClient();
+        await DriverLab.AttachAsync(client);
+        // The previous version stored a job's parameters as a JSON object of strings, nulls left out.
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Join(factory.DataDir, "gpulxc.db")};Pooling=false"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO job (id, kind, target, state, parameters, requested_by, created_at, started_at, finished_at, steps, cancel_requested, error, result, log_count)
+                VALUES ('0190a0b0c0d0e0f00000000000000001', 'hostDriverInstall', 'host', 'succeeded', $parameters, 'admin', 1, 2, 3, '[]', 0, NULL, NULL, 0)
+                """;
+            command.Parameters.AddWithValue("$parameters", $$"""{"method":"runInstaller","runInstaller":"{{Installer}}"}""");
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var stored = Assert.Single(await client.ListJobsAsync(kind: "hostDriverInstall"));
+        var job = await DriverLab.WaitAsync(client, (await client.InstallContainerDriverAsync("101",
+            new GuestDriverInstallRequest { Method = GuestInstallMethod.RunInstaller })).Id);
+
+        Assert.Equal(["method=runInstaller", $"runInstaller={Installer}"], stored.Parameters.Select(p => $"{p.Key}={p.Value}").Order(StringComparer.Ordinal));
+        Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
+        Assert.Equal(["method=runInstaller"], job.Parameters.Select(p => $"{p.Key}={p.Value}"));
+        Assert.Contains($"pct push 101 {lab.Host.PathOf(Installer)} /tmp/gpulxc-NVIDIA-Linux-x86_64-550.127.05.run", lab.Commands);
+    }
+
+    [Fact]
     public async Task AMismatchInsideTheContainerIsSpelledOut()
     {
         using var lab = new DriverLab();
