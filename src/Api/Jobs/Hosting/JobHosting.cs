@@ -35,7 +35,7 @@ public static partial class JobHosting
         services.AddSingleton<JobStorage>(provider => options.Storage switch
         {
             JobHostingOptions.Postgres => Postgres(options),
-            _ => new SqliteStorage(provider.GetRequiredService<DataDirectory>().File(JobsDatabaseFile)),
+            _ => new SqliteStorage(provider.GetRequiredService<DataDirectory>().PrivateFile(JobsDatabaseFile)),
         });
         // Likewise the job activator: Hangfire's default hands out the process-wide JobActivator.Current, which is
         // the last-configured host's. Jobs are built from this service's own container.
