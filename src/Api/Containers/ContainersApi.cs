@@ -82,6 +82,7 @@ public static class ContainersApi
         services.AddSingleton<ProxmoxBackend>();
         services.AddSingleton<LxcBackend>();
         services.AddSingleton<ContainerBackends>();
+        services.AddHostedService<TemporaryFileSweeper>();
         services.AddSingleton<AttachmentStore>();
         services.AddSingleton<AttachmentService>();
         services.AddSingleton<ContainerDirectory>();

@@ -4,7 +4,11 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace GpuLxc.Api.Health;
 
-/// <summary><c>/healthz</c>: the process answers. <c>/readyz</c>: every dependency tagged <c>ready</c> works. Both anonymous.</summary>
+/// <summary>
+/// <c>/healthz</c>: the process answers. <c>/readyz</c>: every dependency tagged <c>ready</c> works. Both anonymous;
+/// an anonymous caller gets each check's status only, a caller with a key also its detail (the data dir's path, the
+/// job storage and the node's name are facts about the host, not for whoever can reach the port).
+/// </summary>
 public static class HealthEndpoints
 {
     public const string ReadyTag = "ready";
@@ -28,15 +32,20 @@ public static class HealthEndpoints
 
     private static Task WriteAsync(HttpContext context, HealthReport report)
     {
+        var detailed = context.User.Identity?.IsAuthenticated == true;
         var body = new
         {
-            status = report.Status.ToString().ToLowerInvariant(),
+            status = Name(report.Status),
             checks = report.Entries.ToDictionary(
                 entry => entry.Key,
-                entry => new { status = entry.Value.Status.ToString().ToLowerInvariant(), detail = entry.Value.Description }),
+                entry => detailed
+                    ? (object)new { status = Name(entry.Value.Status), detail = entry.Value.Description }
+                    : new { status = Name(entry.Value.Status) }),
         };
         return context.Response.WriteAsJsonAsync(body, context.RequestAborted);
     }
+
+    private static string Name(HealthStatus status) => status.ToString().ToLowerInvariant();
 
     /// <summary>The service's SQLite database opens and answers.</summary>
     private sealed class DatabaseHealthCheck(GpuLxcDatabase database) : IHealthCheck

@@ -1,3 +1,4 @@
+using GpuLxc.Api.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace GpuLxc.Api.HostAccess;
@@ -58,6 +59,10 @@ public static class HostAccessRegistration
                 "GpuLxc:Host:Backend must be one of auto, proxmox, lxc, none.")
             .ValidateOnStart();
         services.AddSingleton<IHostFileSystem, HostFileSystem>();
+        // Registered before the job server (AddJobHosting): hosted services start in order, so what a killed process
+        // left running has ended before a job can start a command that conflicts with it.
+        services.AddSingleton(provider => new HostCommandLedger(provider.GetRequiredService<DataDirectory>().PrivateDirectory("commands")));
+        services.AddHostedService<OrphanedCommandReaper>();
         services.AddSingleton<IHostCommandRunner, HostCommandRunner>();
         services.AddSingleton<HostBackendDetector>();
         services.AddSingleton<INvml, NvmlLibrary>();

@@ -26,13 +26,27 @@ internal sealed partial class HostCommandRunner : IHostCommandRunner
     /// <summary>Output kept in the result; everything still reaches <see cref="HostCommand.OnOutput"/>.</summary>
     private const int MaxCapturedChars = 1024 * 1024;
 
+    /// <summary>
+    /// util-linux's setsid, from the system's own directories (never a stub or a wrapper on BinPath that would run
+    /// it elsewhere): each command leads a session of its own, so that its whole tree can be found after a crash.
+    /// </summary>
+    private static readonly string? Setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(IsExecutable);
+
     private readonly string[] _searchPath;
     private readonly string _pathVariable;
     private readonly ILogger<HostCommandRunner> _logger;
+    private readonly HostCommandLedger? _ledger;
+    private readonly TimeProvider _time;
 
-    public HostCommandRunner(IOptions<HostAccessOptions> options, ILogger<HostCommandRunner> logger)
+    /// <param name="options">Where host commands are looked up (<see cref="HostAccessOptions.BinPath"/>).</param>
+    /// <param name="logger">Logs each command at Debug, timeouts at Warning.</param>
+    /// <param name="ledger">Where running commands are recorded for the next start to end if this process is killed; none in unit tests.</param>
+    /// <param name="time">The clock of the ledger's records.</param>
+    public HostCommandRunner(IOptions<HostAccessOptions> options, ILogger<HostCommandRunner> logger, HostCommandLedger? ledger = null, TimeProvider? time = null)
     {
         _logger = logger;
+        _ledger = ledger;
+        _time = time ?? TimeProvider.System;
         var binPath = options.Value.BinPath ?? "";
         var systemPath = Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin";
         _pathVariable = string.IsNullOrWhiteSpace(binPath) ? systemPath : $"{binPath}:{systemPath}";
@@ -65,8 +79,9 @@ internal sealed partial class HostCommandRunner : IHostCommandRunner
         var stdout = new CappedText();
         var stderr = new CappedText();
 
-        var cli = Cli.Wrap(executable)
-            .WithArguments(command.Arguments)
+        var cli = (Setsid is null
+                ? Cli.Wrap(executable).WithArguments(command.Arguments)
+                : Cli.Wrap(Setsid).WithArguments(arguments => arguments.Add("--wait").Add(executable).Add(command.Arguments)))
             .WithWorkingDirectory("/")
             .WithEnvironmentVariables(env =>
             {
@@ -92,7 +107,9 @@ internal sealed partial class HostCommandRunner : IHostCommandRunner
         try
         {
             // CliWrap's forceful cancellation kills the entire process tree.
-            var result = await cli.ExecuteAsync(timeout.Token);
+            var running = cli.ExecuteAsync(timeout.Token);
+            using var recorded = _ledger?.Record(running.ProcessId, command.ToString(), _time.GetUtcNow());
+            var result = await running;
             var elapsed = Stopwatch.GetElapsedTime(started);
             LogFinished(_logger, command, result.ExitCode, elapsed.TotalMilliseconds);
             return new HostCommandResult(result.ExitCode, stdout.ToString(), stderr.ToString(), elapsed);

@@ -28,10 +28,21 @@ public interface IHostFileSystem
     Task<byte[]?> TryReadBytesAsync(string hostPath, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Replaces the file atomically: a temporary file in the same directory, flushed to disk, keeping the old file's
-    /// mode, then renamed over it. Readers see the old bytes or the new, never a mix.
+    /// Replaces the file atomically: a temporary file in the same directory (<c>.&lt;name&gt;.gpulxc-&lt;guid&gt;.tmp</c>),
+    /// flushed to disk, keeping the old file's mode, then renamed over it. Readers see the old bytes or the new, never
+    /// a mix. Temporary files an earlier, killed writer left beside this file are removed first: the caller holds the
+    /// file's lock, so no other writer of this file is running.
     /// </summary>
     Task WriteAtomicAsync(string hostPath, byte[] bytes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The temporary files <see cref="WriteAtomicAsync"/> left in <paramref name="hostDirectory"/> when its process
+    /// was killed between creating and renaming them, each with the host path of the file it was meant to replace.
+    /// </summary>
+    IReadOnlyList<(string Temporary, string Target)> ListTemporaryFiles(string hostDirectory);
+
+    /// <summary>Removes a file; nothing happens when it does not exist.</summary>
+    void DeleteFile(string hostPath);
 
     /// <summary>Creates the directory and its parents (mode 0755) when missing.</summary>
     void CreateDirectory(string hostPath);
@@ -113,7 +124,12 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
     {
         var path = Resolve(hostPath);
         var directory = Path.GetDirectoryName(path)!;
-        var temporary = Path.Join(directory, $".{Path.GetFileName(path)}.gpulxc-{Guid.NewGuid():N}.tmp");
+        foreach (var stale in Directory.EnumerateFiles(directory, TemporaryPattern(Path.GetFileName(path))))
+        {
+            File.Delete(stale);
+        }
+
+        var temporary = Path.Join(directory, $".{Path.GetFileName(path)}{TemporaryInfix}{Guid.NewGuid():N}{TemporarySuffix}");
         var mode = File.Exists(path) ? File.GetUnixFileMode(path) : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
         try
         {
@@ -132,6 +148,25 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
             throw;
         }
     }
+
+    public IReadOnlyList<(string Temporary, string Target)> ListTemporaryFiles(string hostDirectory)
+    {
+        var prefix = hostDirectory.TrimEnd('/');
+        var found = new List<(string, string)>();
+        foreach (var temporary in ListDirectory(hostDirectory, TemporaryPattern("*")))
+        {
+            var name = Path.GetFileName(temporary);
+            var infix = name.LastIndexOf(TemporaryInfix, StringComparison.Ordinal);
+            if (infix > 1)
+            {
+                found.Add((temporary, $"{prefix}/{name[1..infix]}"));
+            }
+        }
+
+        return found;
+    }
+
+    public void DeleteFile(string hostPath) => File.Delete(Resolve(hostPath));
 
     public void CreateDirectory(string hostPath) => Directory.CreateDirectory(Resolve(hostPath));
 
@@ -161,6 +196,12 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
     }
 
     private static readonly TimeSpan LockPollInterval = TimeSpan.FromMilliseconds(10);
+
+    private const string TemporaryInfix = ".gpulxc-";
+    private const string TemporarySuffix = ".tmp";
+
+    /// <summary>The glob of the temporary files of <paramref name="fileName"/> (a name or <c>*</c>).</summary>
+    private static string TemporaryPattern(string fileName) => $".{fileName}{TemporaryInfix}*{TemporarySuffix}";
 
     /// <summary>The errno .NET reports when flock(LOCK_EX | LOCK_NB) finds the lock held; any other error is real.</summary>
     private const int EWouldBlock = 11;

@@ -3,22 +3,86 @@ using Microsoft.AspNetCore.DataProtection;
 namespace GpuLxc.Api.Infrastructure;
 
 /// <summary>
-/// The service's own state (databases, backups, the generated API key). It is not a host path: it is never
-/// resolved under <c>GpuLxc:Host:Root</c>.
+/// The service's own state (databases, backups, the generated API key, ASP.NET Core's data-protection keys). It is
+/// not a host path: it is never resolved under <c>GpuLxc:Host:Root</c>. It holds secrets, so it is the owner's alone
+/// however the service is started (systemd's <c>StateDirectoryMode=</c> covers only the unit): the directory is
+/// 0700 and what lies in it 0600 (directories 0700), tightened at every start for state an older version or another
+/// tool left wider. The process umask is left alone on purpose: host commands inherit it, and apt or dpkg run with
+/// 077 would install files nobody else can read.
 /// </summary>
 public sealed class DataDirectory
 {
     public const string ConfigKey = "GpuLxc:DataDir";
 
+    /// <summary>rwx for the owner only.</summary>
+    public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>rw for the owner only.</summary>
+    public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Creates the directory (and its parents) when missing and makes it and everything in it the owner's alone.</summary>
+    /// <exception cref="IOException">The directory cannot be created or its modes cannot be set.</exception>
     public DataDirectory(string path)
     {
         Path = System.IO.Path.GetFullPath(path);
-        Directory.CreateDirectory(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(Path, DirectoryMode);
+        Tighten(new DirectoryInfo(Path));
     }
 
+    /// <summary>The absolute path of the directory.</summary>
     public string Path { get; }
 
+    /// <summary>The path of <paramref name="name"/> in the directory (nothing is created).</summary>
     public string File(string name) => System.IO.Path.Join(Path, name);
+
+    /// <summary>
+    /// The path of <paramref name="name"/>, created empty with mode 0600 when missing, for files another library
+    /// creates (SQLite, which makes its <c>-wal</c> and <c>-shm</c> files with the database file's mode; an empty file
+    /// is an empty database).
+    /// </summary>
+    public string PrivateFile(string name)
+    {
+        var path = File(name);
+        try
+        {
+            using var created = new FileStream(path, new FileStreamOptions { Mode = System.IO.FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = FileMode });
+        }
+        catch (IOException) when (System.IO.File.Exists(path))
+        {
+            // Already there; Tighten made it 0600 at start.
+        }
+
+        return path;
+    }
+
+    /// <summary>Subdirectory <paramref name="name"/>, created with mode 0700 when missing.</summary>
+    public string PrivateDirectory(string name)
+    {
+        var path = File(name);
+        Directory.CreateDirectory(path, DirectoryMode);
+        return path;
+    }
+
+    private static void Tighten(DirectoryInfo directory)
+    {
+        directory.UnixFileMode = DirectoryMode;
+        foreach (var entry in directory.EnumerateFileSystemInfos())
+        {
+            if (entry.LinkTarget is not null)
+            {
+                continue;
+            }
+
+            if (entry is DirectoryInfo child)
+            {
+                Tighten(child);
+            }
+            else if ((entry.UnixFileMode & ~FileMode) != 0)
+            {
+                entry.UnixFileMode &= FileMode;
+            }
+        }
+    }
 
     /// <summary>
     /// <c>GpuLxc:DataDir</c> when set; systemd's <c>STATE_DIRECTORY</c> when run as a unit with
@@ -43,8 +107,10 @@ public static class DataDirectoryExtensions
     {
         var dataDirectory = new DataDirectory(DataDirectory.ResolvePath(configuration));
         services.AddSingleton(dataDirectory);
-        // ASP.NET Core's data protection keys stay with the rest of the service's state, not in root's home.
-        services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(dataDirectory.File("data-protection")));
+        // ASP.NET Core's data protection keys (they sign the dashboard's anti-forgery tokens) stay with the rest of the
+        // service's state, not in root's home, in a 0700 directory of a 0700 directory. They are not encrypted at rest:
+        // Linux has no DPAPI, and a key to encrypt them with would lie beside them; the file modes are the protection.
+        services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(dataDirectory.PrivateDirectory("data-protection")));
         return services;
     }
 }

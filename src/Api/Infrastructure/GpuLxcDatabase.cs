@@ -78,7 +78,7 @@ public sealed class GpuLxcDatabase
     {
         _connectionString = new SqliteConnectionStringBuilder
         {
-            DataSource = dataDirectory.File(FileName),
+            DataSource = dataDirectory.PrivateFile(FileName),
             Pooling = true,
             ForeignKeys = true,
             DefaultTimeout = 30,

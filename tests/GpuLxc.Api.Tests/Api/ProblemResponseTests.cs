@@ -114,6 +114,10 @@ public sealed class ProblemResponseTests
 
         public Task WriteAtomicAsync(string hostPath, byte[] bytes, CancellationToken cancellationToken) => throw new InvalidOperationException("disk on fire");
 
+        public IReadOnlyList<(string Temporary, string Target)> ListTemporaryFiles(string hostDirectory) => throw new InvalidOperationException("disk on fire");
+
+        public void DeleteFile(string hostPath) => throw new InvalidOperationException("disk on fire");
+
         public void CreateDirectory(string hostPath) => throw new InvalidOperationException("disk on fire");
 
         public string LocalPath(string hostPath) => throw new InvalidOperationException("disk on fire");

@@ -63,5 +63,34 @@ public sealed class HostFileSystemFacts : IDisposable
         Assert.Null(nvml.Encoder(0));
     }
 
+    [Fact]
+    public async Task WriteAtomicAsync_RemovesTheTemporaryFilesAKilledWriterLeft_OfThatFileOnly()
+    {
+        _tree.WithFile("/etc/pve/lxc/101.conf", "arch: amd64\n")
+            .WithFile("/etc/pve/lxc/.101.conf.gpulxc-0123456789abcdef0123456789abcdef.tmp", "arch: amd64\nlxc.cgroup2")
+            .WithFile("/etc/pve/lxc/.102.conf.gpulxc-fedcba9876543210fedcba9876543210.tmp", "partial")
+            .WithFile("/etc/pve/lxc/.101.conf.swp", "an editor's");
+
+        await Files().WriteAtomicAsync("/etc/pve/lxc/101.conf", "arch: amd64\nostype: debian\n"u8.ToArray(), CancellationToken.None);
+
+        Assert.Equal(
+            [".101.conf.swp", ".102.conf.gpulxc-fedcba9876543210fedcba9876543210.tmp", "101.conf"],
+            Directory.GetFiles(_tree.PathOf("/etc/pve/lxc")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal("arch: amd64\nostype: debian\n", File.ReadAllText(_tree.PathOf("/etc/pve/lxc/101.conf")));
+    }
+
+    [Fact]
+    public void ListTemporaryFiles_NamesTheFileEachWasMeantToReplace()
+    {
+        _tree.WithFile("/var/lib/lxc/web.1/config", "")
+            .WithFile("/var/lib/lxc/web.1/.config.gpulxc-0123456789abcdef0123456789abcdef.tmp", "")
+            .WithFile("/var/lib/lxc/web.1/.config.tmp", "");
+
+        Assert.Equal(
+            [("/var/lib/lxc/web.1/.config.gpulxc-0123456789abcdef0123456789abcdef.tmp", "/var/lib/lxc/web.1/config")],
+            Files().ListTemporaryFiles("/var/lib/lxc/web.1"));
+        Assert.Empty(Files().ListTemporaryFiles("/var/lib/lxc/none"));
+    }
+
     private HostFileSystem Files() => new(Options.Create(new HostAccessOptions { Root = _tree.Root }));
 }

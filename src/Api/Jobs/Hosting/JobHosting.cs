@@ -27,13 +27,15 @@ public static partial class JobHosting
     {
         var options = JobHostingOptions.From(configuration);
         services.AddSingleton(options);
+        // Hangfire's dashboard puts a token into its pages and checks it on every POST once antiforgery is registered.
+        services.AddAntiforgery();
 
         // Registered before AddHangfire, which only adds a storage when none is there: each service instance (and
         // each test host) keeps its own storage instead of Hangfire's process-wide JobStorage.Current.
         services.AddSingleton<JobStorage>(provider => options.Storage switch
         {
             JobHostingOptions.Postgres => Postgres(options),
-            _ => new SqliteStorage(provider.GetRequiredService<DataDirectory>().File(JobsDatabaseFile)),
+            _ => new SqliteStorage(provider.GetRequiredService<DataDirectory>().PrivateFile(JobsDatabaseFile)),
         });
         // Likewise the job activator: Hangfire's default hands out the process-wide JobActivator.Current, which is
         // the last-configured host's. Jobs are built from this service's own container.
@@ -105,9 +107,13 @@ public static partial class JobHosting
         release.ExecuteNonQuery();
     }
 
-    /// <summary>The Hangfire dashboard; it answers only requests with an admin key (bearer or X-Api-Key).</summary>
+    /// <summary>
+    /// The Hangfire dashboard; it answers only requests with an admin key (bearer, X-Api-Key or the Basic password),
+    /// and only same-origin requests with Hangfire's anti-forgery token may change anything (<see cref="DashboardProtection"/>).
+    /// </summary>
     public static IEndpointConventionBuilder MapJobDashboard(this WebApplication app)
     {
+        app.UseMiddleware<DashboardProtection>();
         var dashboard = new DashboardOptions
         {
             DashboardTitle = "GpuLxc jobs",
