@@ -30,16 +30,15 @@ public sealed partial class AttachmentService(
     /// <summary>The backend, after checking that <paramref name="containerId"/> is one of its ids.</summary>
     public IContainerBackend BackendFor(string containerId)
     {
-        var backend = backends.Current ?? throw AttachmentProblemException.NoBackend();
+        var backend = backends.Current ?? throw ContainerProblems.NoBackendFound();
         return backend.IsValidId(containerId)
             ? backend
-            : throw new AttachmentProblemException(StatusCodes.Status400BadRequest, "Invalid container id.",
-                $"'{containerId}' is not {backend.IdRule}.");
+            : throw ContainerProblems.InvalidContainerId(containerId, backend.IdRule);
     }
 
     public async Task<IReadOnlyList<Container>> ListContainersAsync(CancellationToken cancellationToken)
     {
-        var backend = backends.Current ?? throw AttachmentProblemException.NoBackend();
+        var backend = backends.Current ?? throw ContainerProblems.NoBackendFound();
         var statuses = await StatusesAsync(backend, cancellationToken);
         var records = (await store.ListAsync(cancellationToken)).ToDictionary(r => r.ContainerId, StringComparer.Ordinal);
         var context = records.Count > 0 ? await PlanContextAsync(cancellationToken) : null;
@@ -70,13 +69,13 @@ public sealed partial class AttachmentService(
     {
         var backend = BackendFor(containerId);
         var (bytes, config) = await ReadAsync(backend, containerId, cancellationToken);
-        var record = await store.FindAsync(containerId, cancellationToken) ?? throw AttachmentProblemException.NotAttached(containerId);
+        var record = await store.FindAsync(containerId, cancellationToken) ?? throw AttachmentProblems.NotAttachedTo(containerId);
         return (ToAttachment(record, config, await PlanContextAsync(cancellationToken), backend.Describe(containerId, config).Unprivileged), ETag(bytes));
     }
 
     public async Task<IReadOnlyList<Attachment>> ListAttachmentsAsync(CancellationToken cancellationToken)
     {
-        var backend = backends.Current ?? throw AttachmentProblemException.NoBackend();
+        var backend = backends.Current ?? throw ContainerProblems.NoBackendFound();
         var records = await store.ListAsync(cancellationToken);
         var context = await PlanContextAsync(cancellationToken);
         var attachments = new List<Attachment>();
@@ -232,7 +231,7 @@ public sealed partial class AttachmentService(
         }
         catch (HostLockTimeoutException e)
         {
-            throw new AttachmentProblemException(StatusCodes.Status409Conflict, "The container's config is locked.",
+            throw AttachmentProblems.ConfigLocked.With(
                 $"{e.Message} Another edit (Proxmox or GpuLxc) is in progress.", "Retry in a moment.");
         }
     }
@@ -240,7 +239,7 @@ public sealed partial class AttachmentService(
     private async Task<(byte[] Bytes, ConfigText Config)> ReadAsync(IContainerBackend backend, string containerId, CancellationToken cancellationToken)
     {
         var bytes = await files.TryReadBytesAsync(backend.ConfigPath(containerId), cancellationToken)
-                    ?? throw AttachmentProblemException.NotFound(containerId, backend.ConfigPath(containerId));
+                    ?? throw ContainerProblems.NoSuchContainer(containerId, backend.ConfigPath(containerId));
         return (bytes, backend.ParseConfig(bytes));
     }
 
@@ -251,13 +250,13 @@ public sealed partial class AttachmentService(
         if (ifMatch is not null && ifMatch.Trim() != "*" &&
             !ifMatch.Split(',').Select(tag => tag.Trim()).Any(tag => tag == etag || tag == $"W/{etag}"))
         {
-            throw new AttachmentProblemException(StatusCodes.Status412PreconditionFailed, "The config changed.",
+            throw AttachmentProblems.ConfigChanged.With(
                 $"If-Match {ifMatch} does not match the config's current ETag {etag}.", "GET the attachment again and retry with its ETag.");
         }
 
         if (backend.Describe(containerId, config).Lock is { } lockName)
         {
-            throw new AttachmentProblemException(StatusCodes.Status409Conflict, "The container is locked.",
+            throw ContainerProblems.Locked.With(
                 $"Container {containerId} has 'lock: {lockName}': Proxmox is running a {lockName} on it.",
                 $"Wait for the {lockName} to finish (or `pct unlock {containerId}` if it was interrupted), then retry.");
         }
@@ -317,7 +316,7 @@ public sealed partial class AttachmentService(
         {
             plan = Plan(record.Request with { Mode = record.Mode }, context, deviceEntriesSupported: true, unprivileged);
         }
-        catch (AttachmentProblemException e)
+        catch (ProblemException e)
         {
             return new Drift(DriftStatus.NodesMissing, e.Message, e.Fix);
         }
@@ -345,7 +344,7 @@ public sealed partial class AttachmentService(
         }
         catch (PlanException e)
         {
-            throw new AttachmentProblemException(StatusCodes.Status409Conflict, "The GPU cannot be attached on this host as it is.", e.Message, e.Fix);
+            throw AttachmentProblems.CannotAttach.With(e.Message, e.Fix);
         }
     }
 
