@@ -1,3 +1,4 @@
+using GpuLxc.Api.Attachments;
 using GpuLxc.Api.Auth;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.Diagnostics;
@@ -49,8 +50,8 @@ api.MapHost();
 api.MapInventory();
 api.MapDiagnostics();
 api.MapContainers();
+api.MapAttachments();
 api.MapNvenc();
-api.MapDrivers();
 api.MapJobs();
 
 await app.RunAsync();

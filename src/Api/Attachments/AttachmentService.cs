@@ -33,7 +33,7 @@ public sealed partial class AttachmentService(
     {
         var backend = containers.BackendFor(containerId);
         var (bytes, config) = await containers.ReadConfigAsync(backend, containerId, cancellationToken);
-        var record = await store.FindAsync(containerId, cancellationToken) ?? throw AttachmentProblemException.NotAttached(containerId);
+        var record = await store.FindAsync(containerId, cancellationToken) ?? throw AttachmentProblems.NotAttachedTo(containerId);
         return (ToAttachment(record, config, await planContexts.ReadAsync(cancellationToken), backend.Describe(containerId, config).Unprivileged), ETag(bytes));
     }
 
@@ -199,7 +199,7 @@ public sealed partial class AttachmentService(
         }
         catch (HostLockTimeoutException e)
         {
-            throw new AttachmentProblemException(StatusCodes.Status409Conflict, "The container's config is locked.",
+            throw AttachmentProblems.ConfigLocked.With(
                 $"{e.Message} Another edit (Proxmox or GpuLxc) is in progress.", "Retry in a moment.");
         }
     }
@@ -211,13 +211,13 @@ public sealed partial class AttachmentService(
         if (ifMatch is not null && ifMatch.Trim() != "*" &&
             !ifMatch.Split(',').Select(tag => tag.Trim()).Any(tag => tag == etag || tag == $"W/{etag}"))
         {
-            throw new AttachmentProblemException(StatusCodes.Status412PreconditionFailed, "The config changed.",
+            throw AttachmentProblems.ConfigChanged.With(
                 $"If-Match {ifMatch} does not match the config's current ETag {etag}.", "GET the attachment again and retry with its ETag.");
         }
 
         if (backend.Describe(containerId, config).Lock is { } lockName)
         {
-            throw new AttachmentProblemException(StatusCodes.Status409Conflict, "The container is locked.",
+            throw ContainerProblems.Locked.With(
                 $"Container {containerId} has 'lock: {lockName}': Proxmox is running a {lockName} on it.",
                 $"Wait for the {lockName} to finish (or `pct unlock {containerId}` if it was interrupted), then retry.");
         }
@@ -254,7 +254,7 @@ public sealed partial class AttachmentService(
         }
         catch (PlanException e)
         {
-            throw new AttachmentProblemException(StatusCodes.Status409Conflict, "The GPU cannot be attached on this host as it is.", e.Message, e.Fix);
+            throw AttachmentProblems.CannotAttach.With(e.Message, e.Fix);
         }
     }
 

@@ -13,6 +13,10 @@ public static class ApiKeyAuthentication
         // logged) before the first request.
         services.AddEagerSingleton<ApiKeyStore>();
 
+        // Resolved first by a handler, which runs after authentication: the principal is the key's by then.
+        services.AddHttpContextAccessor();
+        services.AddScoped(provider => Caller.From(provider.GetRequiredService<IHttpContextAccessor>().HttpContext?.User));
+
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 

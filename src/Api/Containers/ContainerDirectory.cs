@@ -16,7 +16,7 @@ public sealed partial class ContainerDirectory(
     ILogger<ContainerDirectory> logger)
 {
     /// <summary>The backend in effect; 409 (no backend) when neither Proxmox VE nor LXC is there or configured.</summary>
-    public IContainerBackend CurrentBackend() => backends.Current ?? throw AttachmentProblemException.NoBackend();
+    public IContainerBackend CurrentBackend() => backends.Current ?? throw ContainerProblems.NoBackendFound();
 
     /// <summary>
     /// The backend, after checking that <paramref name="containerId"/> is one of its ids: 409 when there is no backend,
@@ -27,15 +27,14 @@ public sealed partial class ContainerDirectory(
         var backend = CurrentBackend();
         return backend.IsValidId(containerId)
             ? backend
-            : throw new AttachmentProblemException(StatusCodes.Status400BadRequest, "Invalid container id.",
-                $"'{containerId}' is not {backend.IdRule}.");
+            : throw ContainerProblems.InvalidContainerId(containerId, backend.IdRule);
     }
 
     /// <summary>The container's config file, raw and parsed; 404 when it does not exist.</summary>
     public async Task<(byte[] Bytes, ConfigText Config)> ReadConfigAsync(IContainerBackend backend, string containerId, CancellationToken cancellationToken)
     {
         var bytes = await files.TryReadBytesAsync(backend.ConfigPath(containerId), cancellationToken)
-                    ?? throw AttachmentProblemException.NotFound(containerId, backend.ConfigPath(containerId));
+                    ?? throw ContainerProblems.NoSuchContainer(containerId, backend.ConfigPath(containerId));
         return (bytes, backend.ParseConfig(bytes));
     }
 

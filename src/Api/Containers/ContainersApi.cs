@@ -1,80 +1,118 @@
-using System.Security.Claims;
 using FluentValidation;
 using GpuLxc.Api.Attachments;
+using GpuLxc.Api.Auth;
+using GpuLxc.Api.Drivers;
 using GpuLxc.Api.Infrastructure;
+using GpuLxc.Api.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
 namespace GpuLxc.Api.Containers;
 
+/// <summary><c>/containers</c>: the host's containers, each one's GPU attachment, and the jobs that run inside one (its userspace driver, the GPU check).</summary>
 public static class ContainersApi
 {
+    /// <summary>What finding a container by its id can answer.</summary>
+    private static readonly ApiProblem[] Lookup = [ContainerProblems.InvalidId, ContainerProblems.NoBackend, ContainerProblems.NotFound];
+
+    /// <summary>What an edit of its config can answer besides (design §4): the flock, If-Match, a Proxmox lock, a failed restart.</summary>
+    private static readonly ApiProblem[] Edit =
+        [.. Lookup, AttachmentProblems.ConfigLocked, AttachmentProblems.ConfigChanged, ContainerProblems.Locked, ContainerProblems.ManagerFailed];
+
+    /// <summary>What a job inside a container can be refused with, before it starts.</summary>
+    private static readonly ApiProblem[] GuestJob = [.. Lookup, .. DriverProblems.GuestPreconditions, JobProblems.Conflict];
+
     public static RouteGroupBuilder MapContainers(this RouteGroupBuilder api)
     {
         var containers = api.MapGroup("/containers").WithTags("Containers");
-        containers.MapGet("/", ListContainersAsync).WithName("ListContainers")
-            .WithSummary("The host's containers")
-            .WithDescription("Every container with its status, privilege, lock and GPU attachment (with drift).");
-        containers.MapGet("/{containerId}", GetContainerAsync).WithName("GetContainer")
-            .WithSummary("One container").Problems(404, 409);
-        containers.MapGet("/{containerId}/gpu", GetAttachmentAsync).WithName("GetAttachment")
-            .WithSummary("A container's GPU attachment")
-            .WithDescription("The lines GpuLxc manages in the container's config, whether each is there, and drift. The ETag is the SHA-1 of the config.")
-            .Problems(404, 409);
+        containers.MapGet("/", ListContainersAsync).WithName("ListContainers").Problems(ContainerProblems.NoBackend);
+        containers.MapGet("/{containerId}", GetContainerAsync).WithName("GetContainer").Problems(Lookup);
+        containers.MapGet("/{containerId}/gpu", GetAttachmentAsync).WithName("GetAttachment").Problems([.. Lookup, AttachmentProblems.NotAttached]);
         containers.MapPut("/{containerId}/gpu", AttachGpuAsync).WithName("AttachGpu")
-            .WithSummary("Attach GPUs to a container")
-            .WithDescription("Plans the config lines from the host's device nodes (majors read now) and writes them under Proxmox's lock, " +
-                             "atomically, with a backup. Idempotent: the same request again changes nothing and says so. `dryRun=true` returns " +
-                             "the plan and a diff without writing; `restart=true` restarts a running container. Honours If-Match.")
-            .WithValidation<AttachRequest>()
-            .Problems(404, 409, 412);
-        containers.MapDelete("/{containerId}/gpu", DetachGpuAsync).WithName("DetachGpu")
-            .WithSummary("Detach the GPUs from a container")
-            .WithDescription("Removes exactly the lines GpuLxc added, nothing else; lines that were in the config before are left. " +
-                             "Idempotent: with no attachment it changes nothing. `dryRun` and `restart` as for PUT; honours If-Match.")
-            .Problems(404, 409, 412);
-
-        api.MapGet("/attachments", ListAttachmentsAsync).WithTags("Containers").WithName("ListAttachments")
-            .WithSummary("Every GPU attachment on the host, with drift")
-            .WithDescription("Flags attachments whose lines were edited by hand or whose device majors no longer match the host " +
-                             "(after a driver or kernel update), with the fix.");
+            .WithValidation<AttachRequest>().Problems([.. Edit, AttachmentProblems.CannotAttach]);
+        containers.MapDelete("/{containerId}/gpu", DetachGpuAsync).WithName("DetachGpu").Problems(Edit);
+        containers.MapPost("/{containerId}/gpu/verify", VerifyGpuAsync).WithName("VerifyContainerGpu").Problems(GuestJob);
+        containers.MapGet("/{containerId}/driver", GetContainerDriverAsync).WithName("GetContainerDriver").Problems(Lookup);
+        containers.MapPost("/{containerId}/driver/install", InstallContainerDriverAsync).WithName("InstallContainerDriver")
+            .WithValidation<GuestDriverInstallRequest>()
+            .Problems([.. GuestJob, DriverProblems.UnknownDistribution, DriverProblems.MuslDistribution, DriverProblems.AptUnsupported]);
         return api;
     }
 
-    public static async Task<Results<Ok<IReadOnlyList<Container>>, ProblemHttpResult>> ListContainersAsync(ContainerDirectory service, CancellationToken cancellationToken) =>
-        await Answer(async () => TypedResults.Ok(await service.ListContainersAsync(cancellationToken)));
+    [EndpointSummary("The host's containers")]
+    [EndpointDescription("Every container with its status, privilege, lock and GPU attachment (with drift).")]
+    public static async Task<Ok<IReadOnlyList<Container>>> ListContainersAsync(ContainerDirectory service, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await service.ListContainersAsync(cancellationToken));
 
-    public static async Task<Results<Ok<Container>, ProblemHttpResult>> GetContainerAsync(string containerId, ContainerDirectory service, CancellationToken cancellationToken) =>
-        await Answer(async () => TypedResults.Ok(await service.GetContainerAsync(containerId, cancellationToken)));
+    [EndpointSummary("One container")]
+    public static async Task<Ok<Container>> GetContainerAsync(string containerId, ContainerDirectory service, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await service.GetContainerAsync(containerId, cancellationToken));
 
-    public static async Task<Results<Ok<Attachment>, ProblemHttpResult>> GetAttachmentAsync(string containerId, AttachmentService service, HttpResponse response, CancellationToken cancellationToken) =>
-        await Answer(async () =>
+    [EndpointSummary("A container's GPU attachment")]
+    [EndpointDescription("The lines GpuLxc manages in the container's config, whether each is there, and drift. The ETag is the SHA-1 of the config.")]
+    public static async Task<Ok<Attachment>> GetAttachmentAsync(string containerId, AttachmentService service, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var (attachment, etag) = await service.GetAttachmentAsync(containerId, cancellationToken);
+        response.Headers.ETag = etag;
+        return TypedResults.Ok(attachment);
+    }
+
+    [EndpointSummary("Attach GPUs to a container")]
+    [EndpointDescription("Plans the config lines from the host's device nodes (majors read now) and writes them under Proxmox's lock, " +
+                         "atomically, with a backup. Idempotent: the same request again changes nothing and says so. `dryRun=true` returns " +
+                         "the plan and a diff without writing; `restart=true` restarts a running container. Honours If-Match.")]
+    public static async Task<Ok<AttachmentChange>> AttachGpuAsync(
+        string containerId, AttachRequest request, [AsParameters] EditOptions options, AttachmentService service, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var (change, etag) = await service.AttachAsync(containerId, request, options.ToEdit(), cancellationToken);
+        response.Headers.ETag = etag;
+        return TypedResults.Ok(change);
+    }
+
+    [EndpointSummary("Detach the GPUs from a container")]
+    [EndpointDescription("Removes exactly the lines GpuLxc added, nothing else; lines that were in the config before are left. " +
+                         "Idempotent: with no attachment it changes nothing. `dryRun` and `restart` as for PUT; honours If-Match.")]
+    public static async Task<Ok<AttachmentChange>> DetachGpuAsync(
+        string containerId, [AsParameters] EditOptions options, AttachmentService service, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var (change, etag) = await service.DetachAsync(containerId, options.ToEdit(), cancellationToken);
+        response.Headers.ETag = etag;
+        return TypedResults.Ok(change);
+    }
+
+    [EndpointSummary("Check from inside a container that the GPU is usable (a job)")]
+    [EndpointDescription("The attached device nodes are character devices inside, and nvidia-smi works and reports the host's version. " +
+                         $"Preconditions as for a driver install, else 409. {DriverServices.JobAccepted} {DriverServices.JobSerialised}")]
+    public static async Task<Accepted<Job>> VerifyGpuAsync(string containerId, [AsParameters] DriverServices drivers, CancellationToken cancellationToken)
+    {
+        await drivers.Guests.PreflightAsync(containerId, cancellationToken);
+        return await drivers.StartAsync<GuestVerifyWork, GuestVerifyRequest>(containerId, new GuestVerifyRequest(), 1, cancellationToken);
+    }
+
+    [EndpointSummary("A container's userspace driver against the host's module")]
+    [EndpointDescription("Read from inside the running container (its libnvidia-ml version); `match` is true only for the exact host version.")]
+    public static async Task<Ok<ContainerDriver>> GetContainerDriverAsync(string containerId, GuestDrivers guests, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await guests.ReadAsync(containerId, cancellationToken));
+
+    [EndpointSummary("Install exactly the host's userspace driver in a container (a job)")]
+    [EndpointDescription("Preconditions, else 409 with the fix: the container runs, GpuLxc attached a GPU to it, the host driver is loaded, " +
+                         "and it is a glibc distribution (Alpine is refused). The version is the host's loaded module's, exactly: apt installs " +
+                         "packages of that upstream version (never a branch match; failing, the job names the versions found) and holds them; " +
+                         "or the host version's .run installer is copied in and run with --no-kernel-modules --silent. Then nvidia-smi inside " +
+                         $"must report the host's version. {DriverServices.JobAccepted} {DriverServices.JobSerialised}")]
+    public static async Task<Accepted<Job>> InstallContainerDriverAsync(
+        string containerId, GuestDriverInstallRequest request, [AsParameters] DriverServices drivers, CancellationToken cancellationToken)
+    {
+        var target = await drivers.Guests.CheckAsync(containerId, cancellationToken);
+        if (request.Method == GuestInstallMethod.Apt && target.Family is not (OsFamily.Debian or OsFamily.Ubuntu))
         {
-            var (attachment, etag) = await service.GetAttachmentAsync(containerId, cancellationToken);
-            response.Headers.ETag = etag;
-            return TypedResults.Ok(attachment);
-        });
+            throw DriverProblems.AptUnsupported.With(
+                $"Container {containerId} runs {target.Os.PrettyName ?? target.Os.Id}; NVIDIA's apt packages are for Debian and Ubuntu.",
+                "Use method runInstaller (or auto).");
+        }
 
-    public static async Task<Results<Ok<AttachmentChange>, ProblemHttpResult>> AttachGpuAsync(
-        string containerId, AttachRequest request, [AsParameters] EditOptions options, AttachmentService service, HttpResponse response, CancellationToken cancellationToken) =>
-        await Answer(async () =>
-        {
-            var (change, etag) = await service.AttachAsync(containerId, request, options.ToEdit(), cancellationToken);
-            response.Headers.ETag = etag;
-            return TypedResults.Ok(change);
-        });
-
-    public static async Task<Results<Ok<AttachmentChange>, ProblemHttpResult>> DetachGpuAsync(
-        string containerId, [AsParameters] EditOptions options, AttachmentService service, HttpResponse response, CancellationToken cancellationToken) =>
-        await Answer(async () =>
-        {
-            var (change, etag) = await service.DetachAsync(containerId, options.ToEdit(), cancellationToken);
-            response.Headers.ETag = etag;
-            return TypedResults.Ok(change);
-        });
-
-    public static async Task<Results<Ok<IReadOnlyList<Attachment>>, ProblemHttpResult>> ListAttachmentsAsync(AttachmentService service, CancellationToken cancellationToken) =>
-        await Answer(async () => TypedResults.Ok(await service.ListAttachmentsAsync(cancellationToken)));
+        return await drivers.StartAsync<GuestDriverInstallWork, GuestDriverInstallRequest>(containerId, request, 5, cancellationToken);
+    }
 
     public static IServiceCollection AddContainers(this IServiceCollection services)
     {
@@ -94,35 +132,9 @@ public static class ContainersApi
     /// <param name="DryRun">Return the plan and the diff; write nothing.</param>
     /// <param name="Restart">Restart the container when it runs, so that the change takes effect.</param>
     /// <param name="IfMatch">The ETag the config must still have.</param>
-    /// <param name="User">Who asks (the API key's name goes into the audit trail).</param>
-    public sealed record EditOptions([FromQuery] bool? DryRun, [FromQuery] bool? Restart, [FromHeader(Name = "If-Match")] string? IfMatch, ClaimsPrincipal User)
+    /// <param name="Caller">Who asks (the API key's name goes into the audit trail).</param>
+    public sealed record EditOptions([FromQuery] bool? DryRun, [FromQuery] bool? Restart, [FromHeader(Name = "If-Match")] string? IfMatch, Caller Caller)
     {
-        public AttachmentService.Edit ToEdit() => new(IfMatch, DryRun == true, Restart == true, User.Identity?.Name);
-    }
-
-    private static async Task<Results<Ok<T>, ProblemHttpResult>> Answer<T>(Func<Task<Ok<T>>> action)
-    {
-        try
-        {
-            return await action();
-        }
-        catch (ProblemException e)
-        {
-            return e.ToResult();
-        }
-        catch (ContainerBackendException e)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status502BadGateway, title: "The container manager failed.", detail: e.Message);
-        }
-    }
-
-    private static RouteHandlerBuilder Problems(this RouteHandlerBuilder builder, params int[] statuses)
-    {
-        foreach (var status in statuses)
-        {
-            builder.ProducesProblem(status);
-        }
-
-        return builder.ProducesValidationProblem();
+        public AttachmentService.Edit ToEdit() => new(IfMatch, DryRun == true, Restart == true, Caller.KeyName);
     }
 }

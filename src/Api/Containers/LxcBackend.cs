@@ -1,11 +1,10 @@
-using System.Text.RegularExpressions;
 using GpuLxc.Api.Containers.Config;
 using GpuLxc.Api.HostAccess;
 
 namespace GpuLxc.Api.Containers;
 
 /// <summary>Plain LXC: <c>/var/lib/lxc/&lt;name&gt;/config</c>, the <c>lxc-*</c> tools.</summary>
-public sealed partial class LxcBackend(IHostFileSystem files, IHostCommandRunner commands) : IContainerBackend
+public sealed class LxcBackend(IHostFileSystem files, IHostCommandRunner commands) : IContainerBackend
 {
     private const string LxcPath = "/var/lib/lxc";
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(30);
@@ -15,7 +14,7 @@ public sealed partial class LxcBackend(IHostFileSystem files, IHostCommandRunner
 
     public string IdRule => "an LXC container name: a letter or digit, then up to 63 letters, digits, '_', '.' or '-'";
 
-    public bool IsValidId(string containerId) => NamePattern().IsMatch(containerId);
+    public bool IsValidId(string containerId) => ContainerIds.IsWellFormed(containerId);
 
     public string ConfigPath(string containerId) => $"{LxcPath}/{containerId}/config";
 
@@ -85,7 +84,4 @@ public sealed partial class LxcBackend(IHostFileSystem files, IHostCommandRunner
         "STOPPED" => ContainerStatus.Stopped,
         _ => ContainerStatus.Unknown,
     };
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-    private static partial Regex NamePattern();
 }

@@ -68,8 +68,8 @@ internal sealed class DriverResyncWork(
             {
                 var after = await context.StepAsync($"container:{id}", async step =>
                 {
-                    var (backend, version) = await GuestDriverInstallWork.Precondition(() => guests.PreflightAsync(id, context.Cancellation));
-                    var target = await GuestDriverInstallWork.Precondition(() => guests.DetectOsAsync(backend, id, version, context.Cancellation));
+                    var (backend, version) = await guests.PreflightAsync(id, context.Cancellation);
+                    var target = await guests.DetectOsAsync(backend, id, version, context.Cancellation);
                     var method = await MethodAsync(request.Method, target, context.Cancellation);
                     if (method == GuestInstallMethod.Apt)
                     {

@@ -1,5 +1,4 @@
 using GpuLxc.Api.HostAccess;
-using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Jobs;
 
 namespace GpuLxc.Api.Drivers;
@@ -61,32 +60,15 @@ internal sealed class GuestDriverInstallWork(GuestDrivers guests, GuestInstaller
     {
         var (backend, hostVersion) = await context.StepAsync("preflight", async step =>
         {
-            var checkedTarget = await Precondition(() => guests.PreflightAsync(context.Target, context.Cancellation));
+            var checkedTarget = await guests.PreflightAsync(context.Target, context.Cancellation);
             step.Message = $"running, GPU attached, host module {checkedTarget.HostVersion}";
             return checkedTarget;
         });
         return await context.StepAsync("detectOs", async step =>
         {
-            var target = await Precondition(() => guests.DetectOsAsync(backend, context.Target, hostVersion, context.Cancellation));
+            var target = await guests.DetectOsAsync(backend, context.Target, hostVersion, context.Cancellation);
             step.Message = $"{target.Os.PrettyName ?? target.Os.Id} ({EnumNames.Of(target.Family)})";
             return target;
         });
-    }
-
-    /// <summary>A precondition that no longer holds when the job runs fails it with the same message and fix as a 409 would.</summary>
-    public static async Task<T> Precondition<T>(Func<Task<T>> check)
-    {
-        try
-        {
-            return await check();
-        }
-        catch (ProblemException e)
-        {
-            throw new JobFailedException(new JobError("preconditionFailed", $"{e.Title} {e.Message}", Fix: e.Fix));
-        }
-        catch (HostCommandNotFoundException e)
-        {
-            throw new JobFailedException(new JobError("commandNotFound", e.Message));
-        }
     }
 }

@@ -58,41 +58,44 @@ public sealed partial class GuestDrivers(
     }
 
     /// <summary>The container exists and runs, has a GPU attached by GpuLxc, and the host driver is loaded.</summary>
+    /// <exception cref="ProblemException">The id is not the backend's (<see cref="ContainerProblems.InvalidId"/>, 400), there is no
+    /// backend (409) or no such container (404); one of <see cref="DriverProblems.GuestPreconditions"/> (409).</exception>
     public async Task<(IContainerBackend Backend, string HostVersion)> PreflightAsync(string containerId, CancellationToken cancellationToken)
     {
         var backend = containers.BackendFor(containerId);
         if (!files.FileExists(backend.ConfigPath(containerId)))
         {
-            throw AttachmentProblemException.NotFound(containerId, backend.ConfigPath(containerId));
+            throw ContainerProblems.NoSuchContainer(containerId, backend.ConfigPath(containerId));
         }
 
         if (await attachmentStore.FindAsync(containerId, cancellationToken) is null)
         {
-            throw Conflict("No GPU is attached to the container.", $"GpuLxc has not attached a GPU to container {containerId}.",
+            throw DriverProblems.NoGpuAttached.With($"GpuLxc has not attached a GPU to container {containerId}.",
                 $"PUT /api/v1/containers/{containerId}/gpu?restart=true attaches one.");
         }
 
         if (await backend.StatusAsync(containerId, cancellationToken) != ContainerStatus.Running)
         {
-            throw Conflict("The container is not running.", $"Container {containerId} must run: the driver is installed and checked from inside it.",
+            throw DriverProblems.NotRunning.With($"Container {containerId} must run: the driver is installed and checked from inside it.",
                 backend.Kind == HostBackend.Proxmox ? $"pct start {containerId}" : $"lxc-start -n {containerId}");
         }
 
-        var hostVersion = await HostVersionAsync(cancellationToken) ?? throw Conflict("The host driver is not loaded.",
+        var hostVersion = await HostVersionAsync(cancellationToken) ?? throw DriverProblems.HostDriverNotLoaded.With(
             "No NVIDIA kernel module is loaded on the host, so there is no version for the container to match.",
             "POST /api/v1/host/driver/install, then reboot the host.");
         return (backend, hostVersion);
     }
 
     /// <summary>The container's distribution from its <c>/etc/os-release</c>; Alpine (musl) is refused.</summary>
+    /// <exception cref="ProblemException"><see cref="DriverProblems.UnknownDistribution"/> or <see cref="DriverProblems.MuslDistribution"/> (409).</exception>
     public async Task<GuestTarget> DetectOsAsync(IContainerBackend backend, string containerId, string hostVersion, CancellationToken cancellationToken)
     {
-        var osRelease = await ReadOsReleaseAsync(backend, containerId, cancellationToken) ?? throw Conflict("The container's distribution is unknown.",
+        var osRelease = await ReadOsReleaseAsync(backend, containerId, cancellationToken) ?? throw DriverProblems.UnknownDistribution.With(
             $"/etc/os-release could not be read inside container {containerId}.", "Check that the container has /etc/os-release and that exec into it works.");
         var family = OsFamilies.Of(osRelease);
         if (family == OsFamily.Alpine)
         {
-            throw Conflict("Alpine containers cannot run NVIDIA's userspace driver.",
+            throw DriverProblems.MuslDistribution.With(
                 $"Container {containerId} runs {osRelease.GetValueOrDefault("PRETTY_NAME", "Alpine")}, built on musl libc; NVIDIA's libraries need glibc.",
                 "Use a Debian or Ubuntu container for GPU work.");
         }
@@ -115,12 +118,14 @@ public sealed partial class GuestDrivers(
     public static IReadOnlyList<string> ParseLibraryVersions(string output) =>
         LibraryPattern().Matches(output).Select(m => m.Groups["version"].Value).Distinct().Order(StringComparer.Ordinal).ToList();
 
+    /// <summary>The container's driver, read from inside when it runs; what could not be read is in the notes.</summary>
+    /// <exception cref="ProblemException">The id is not the backend's (400), there is no backend (409) or no such container (404).</exception>
     public async Task<ContainerDriver> ReadAsync(string containerId, CancellationToken cancellationToken)
     {
         var backend = containers.BackendFor(containerId);
         if (!files.FileExists(backend.ConfigPath(containerId)))
         {
-            throw AttachmentProblemException.NotFound(containerId, backend.ConfigPath(containerId));
+            throw ContainerProblems.NoSuchContainer(containerId, backend.ConfigPath(containerId));
         }
 
         var notes = new List<string>();
@@ -158,9 +163,6 @@ public sealed partial class GuestDrivers(
         return new ContainerDriver(containerId, status, hostVersion, installed, installed is not null && installed == hostVersion,
             last?.Result?.Method, last?.Id, os, notes);
     }
-
-    private static ProblemException Conflict(string title, string detail, string fix) =>
-        new(StatusCodes.Status409Conflict, title, detail, fix);
 
     [GeneratedRegex(@"libnvidia-ml\.so\.(?<version>[0-9]+\.[0-9]+(\.[0-9]+)?)\s*$", RegexOptions.Multiline)]
     private static partial Regex LibraryPattern();

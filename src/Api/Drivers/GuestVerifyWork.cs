@@ -23,7 +23,7 @@ internal sealed class GuestVerifyWork(GuestDrivers guests, GuestInstaller instal
     {
         var (backend, hostVersion) = await context.StepAsync("preflight", async step =>
         {
-            var checkedTarget = await GuestDriverInstallWork.Precondition(() => guests.PreflightAsync(context.Target, context.Cancellation));
+            var checkedTarget = await guests.PreflightAsync(context.Target, context.Cancellation);
             step.Message = $"running, GPU attached, host module {checkedTarget.HostVersion}";
             return checkedTarget;
         });

@@ -24,7 +24,7 @@ public static class ApiDocumentation
                 Title = "GpuLxc",
                 Version = "v1",
                 Description = "Share NVIDIA GPUs with LXC containers: host inventory, diagnostics, driver jobs, " +
-                              "container attachments and the NVENC session guard. Every /api route needs an API key.",
+                              "container attachments and the NVENC session guard. Every /api route needs an API key.\n\n" + ErrorsDescription,
             });
             options.AddSecurityDefinition(BearerScheme, new OpenApiSecurityScheme
             {
@@ -49,6 +49,16 @@ public static class ApiDocumentation
         });
         return services;
     }
+
+    /// <summary>
+    /// What every error looks like, and the statuses any request can be answered with besides those its operation
+    /// declares (<see cref="RequestProblems.AnyOperation"/>): said once here, as no single operation owns them.
+    /// </summary>
+    private static string ErrorsDescription =>
+        "Errors are RFC 9457 `application/problem+json`: `type` (a URI to switch on; GpuLxc's own are `urn:gpulxc:problem:…`), `title`, `status`, " +
+        "`detail`, `instance`, `traceId`, `fix` where there is one, and `errors` (by field or JSON path) on every 400. Each operation " +
+        "lists the statuses it answers; any request may also be answered " +
+        string.Join("; ", RequestProblems.AnyOperation.Select(status => $"{status.Key} for {status.Value}")) + ".";
 
     public static WebApplication UseApiDocumentation(this WebApplication app)
     {

@@ -1,12 +1,16 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using GpuLxc.Api.Containers;
+using GpuLxc.Api.Jobs;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Mvc;
 
 namespace GpuLxc.Api.Infrastructure;
 
 /// <summary>
-/// Turns bad requests into 4xx problems that say what was wrong, and anything else into a 500 with the trace id
-/// only: the stack trace goes to the log, never to the client.
+/// The one place where what a request threw becomes its answer (as Incus's <c>SmartError</c>): a
+/// <see cref="ProblemException"/> as itself, the few exceptions that carry a meaning of their own through
+/// <see cref="ToProblem"/>'s table, bad requests as 4xx problems that say what was wrong, and anything else as a
+/// 500 with the trace id only — the stack trace goes to the log, never to the client.
 /// </summary>
 internal sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger)
     : IExceptionHandler
@@ -18,46 +22,56 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             return false;
         }
 
-        ProblemDetails problem;
-        if (exception is BadHttpRequestException badRequest)
+        var problem = ToProblem(exception);
+        if (problem.Problem == RequestProblems.Unexpected)
         {
-            LogBadRequest(logger, badRequest.StatusCode, badRequest.Message);
-            problem = FromBadRequest(badRequest);
+            LogUnhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
+        }
+        else if (exception is BadHttpRequestException)
+        {
+            LogBadRequest(logger, problem.Status, problem.Message);
         }
         else
         {
-            LogUnhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
-            problem = new ProblemDetails
-            {
-                Status = StatusCodes.Status500InternalServerError,
-                Title = "An unexpected error occurred.",
-                Detail = "The error was logged. Quote the traceId when reporting it.",
-            };
+            LogProblem(logger, problem.Status, problem.Problem.Type, problem.Message);
         }
 
-        httpContext.Response.StatusCode = problem.Status!.Value;
-        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem });
+        httpContext.Response.StatusCode = problem.Status;
+        foreach (var (name, value) in problem.Headers)
+        {
+            httpContext.Response.Headers[name] = value;
+        }
+
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem.ToProblemDetails() });
     }
 
-    private static ProblemDetails FromBadRequest(BadHttpRequestException exception)
+    /// <summary>What a thrown exception is answered with.</summary>
+    private static ProblemException ToProblem(Exception exception) => exception switch
+    {
+        ProblemException problem => problem,
+        JobConflictException conflict => JobProblems.ConflictWith(conflict),
+        ContainerBackendException failed => ContainerProblems.ManagerFailed.With(failed.Message),
+        BadHttpRequestException badRequest => FromBadRequest(badRequest),
+        _ => RequestProblems.Unexpected.With("The error was logged. Quote the traceId when reporting it."),
+    };
+
+    private static ProblemException FromBadRequest(BadHttpRequestException exception)
     {
         if (exception.InnerException is JsonException json)
         {
             var path = string.IsNullOrEmpty(json.Path) ? "$" : json.Path;
-            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [DescribeJsonError(json)] })
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "The request body is not valid JSON for this operation.",
-            };
+            return new ProblemException(RequestProblems.InvalidJson, null) { Errors = { [path] = [DescribeJsonError(json)] } };
         }
 
-        return new ProblemDetails
+        return exception.StatusCode switch
         {
-            Status = exception.StatusCode,
-            Title = exception.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? "The request body is too large."
-                : "The request is malformed.",
-            Detail = exception.Message,
+            StatusCodes.Status400BadRequest => new ProblemException(RequestProblems.Malformed, exception.Message)
+            {
+                Errors = { [ParameterPattern().Match(exception.Message) is { Success: true } match ? match.Groups["name"].Value : "request"] = [exception.Message] },
+            },
+            StatusCodes.Status413PayloadTooLarge => RequestProblems.TooLarge.With(exception.Message),
+            StatusCodes.Status415UnsupportedMediaType => RequestProblems.UnsupportedMediaType.With(exception.Message),
+            var status => (RequestProblems.Malformed with { Status = status }).With(exception.Message),
         };
     }
 
@@ -69,8 +83,15 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         return positionAt > 0 ? message[..positionAt] : message;
     }
 
+    /// <summary>The parameter in ASP.NET Core's binding messages: <c>Failed to bind parameter "bool? refresh" from "maybe".</c></summary>
+    [GeneratedRegex("parameter \"(?:[^\"]* )?(?<name>[^\" ]+)\"")]
+    private static partial Regex ParameterPattern();
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Rejected a bad request ({StatusCode}): {Reason}")]
     private static partial void LogBadRequest(ILogger logger, int statusCode, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Answered {StatusCode} {Type}: {Detail}")]
+    private static partial void LogProblem(ILogger logger, int statusCode, string type, string detail);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);

@@ -69,7 +69,9 @@ public sealed class JobContext : IAsyncDisposable
 
     /// <summary>
     /// Runs one step: running, then succeeded (or skipped, when the body says so). A failure marks it failed (or
-    /// cancelled) with the reason, and ends the job.
+    /// cancelled) with the reason, and ends the job. A <see cref="ProblemException"/> — a precondition the request
+    /// passed that no longer holds now the job runs — fails it <c>preconditionFailed</c> with the problem's message
+    /// and fix; a program that is not installed, <c>commandNotFound</c>.
     /// </summary>
     public async Task<T> StepAsync<T>(string name, Func<JobStepScope, Task<T>> body)
     {
@@ -78,7 +80,7 @@ public sealed class JobContext : IAsyncDisposable
         await LogAsync($"step {name}: started");
         try
         {
-            var value = await body(scope);
+            var value = await AsJobFailureAsync(body, scope);
             var state = scope.SkippedBecause is null ? JobStepState.Succeeded : JobStepState.Skipped;
             await UpdateStepAsync(name, s => s with { State = state, FinishedAt = _time.GetUtcNow(), Message = scope.SkippedBecause ?? scope.Message });
             var said = scope.SkippedBecause ?? scope.Message;
@@ -103,6 +105,23 @@ public sealed class JobContext : IAsyncDisposable
             await UpdateStepAsync(name, s => s with { State = JobStepState.Failed, FinishedAt = _time.GetUtcNow(), Message = e.Message });
             await LogAsync($"step {name}: failed: {e.Message}");
             throw new JobFailedException(new JobError("internalError", e.Message, name), e);
+        }
+    }
+
+    /// <summary>Runs the body; the failures that have a job error of their own become it.</summary>
+    private static async Task<T> AsJobFailureAsync<T>(Func<JobStepScope, Task<T>> body, JobStepScope scope)
+    {
+        try
+        {
+            return await body(scope);
+        }
+        catch (ProblemException e)
+        {
+            throw new JobFailedException(new JobError("preconditionFailed", $"{e.Title} {e.Message}", Fix: e.Fix), e);
+        }
+        catch (HostCommandNotFoundException e)
+        {
+            throw new JobFailedException(new JobError("commandNotFound", e.Message), e);
         }
     }
 

@@ -78,7 +78,7 @@ public sealed class JobService(JobStore store, IJobExecutor executor, IEnumerabl
 
     /// <summary>
     /// Cancels a queued job at once, or a running one by killing its command's process tree; answers once the job is
-    /// final or <paramref name="wait"/> has passed. A finished job cannot be cancelled (<see cref="ProblemException"/>, 409).
+    /// final or <paramref name="wait"/> has passed. A finished job cannot be cancelled (<see cref="JobProblems.Finished"/>, 409).
     /// </summary>
     public async Task<Job?> CancelAsync(string jobId, TimeSpan wait, CancellationToken cancellationToken)
     {
@@ -90,7 +90,7 @@ public sealed class JobService(JobStore store, IJobExecutor executor, IEnumerabl
 
         if (job.IsFinished)
         {
-            throw new ProblemException(StatusCodes.Status409Conflict, "The job has finished.",
+            throw JobProblems.Finished.With(
                 $"Job {jobId} has already {EnumNames.Of(job.State)}; only a queued or running job can be cancelled.");
         }
 

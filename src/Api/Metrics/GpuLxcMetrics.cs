@@ -1,5 +1,7 @@
 using System.Diagnostics.Metrics;
 using GpuLxc.Api.Attachments;
+using GpuLxc.Api.Containers;
+using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Inventory;
 using GpuLxc.Api.Jobs;
 
@@ -75,7 +77,7 @@ public sealed partial class MetricsRefresher(
         {
             return await attachments.ListAttachmentsAsync(cancellationToken);
         }
-        catch (AttachmentProblemException)
+        catch (ProblemException e) when (e.Problem == ContainerProblems.NoBackend)
         {
             return [];
         }

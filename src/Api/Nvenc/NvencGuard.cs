@@ -48,7 +48,7 @@ public sealed partial class NvencGuard(
     /// <param name="request">What is asked.</param>
     /// <param name="owner">The API key asking; only it (or an admin key) may renew or release the lease.</param>
     /// <param name="cancellationToken">Ends a wait.</param>
-    /// <exception cref="ProblemException">The request cannot be served on this host (no encoder, unknown GPU).</exception>
+    /// <exception cref="ProblemException">The request cannot be served on this host: <see cref="NvencProblems.NoEncoder"/> or <see cref="NvencProblems.NoSuchGpu"/> (409).</exception>
     public async Task<AcquireOutcome> AcquireAsync(LeaseRequest request, string? owner, CancellationToken cancellationToken)
     {
         var reading = await budgets.ReadAsync(fresh: false, cancellationToken);
@@ -113,7 +113,7 @@ public sealed partial class NvencGuard(
     public Task<Lease?> FindAsync(string leaseId, CancellationToken cancellationToken) => store.FindAsync(leaseId, cancellationToken);
 
     /// <summary>Renews a lease of <paramref name="caller"/>'s (any lease for an admin key); null when it is not active.</summary>
-    /// <exception cref="ProblemException">The lease belongs to another key (403).</exception>
+    /// <exception cref="ProblemException">The lease belongs to another key (<see cref="NvencProblems.NotOwner"/>, 403).</exception>
     public async Task<Lease?> RenewAsync(string leaseId, int? ttlSeconds, string? caller, bool admin, CancellationToken cancellationToken)
     {
         var renewed = await store.RenewAsync(leaseId, admin ? null : caller, TimeSpan.FromSeconds(ttlSeconds ?? options.Value.DefaultTtlSeconds), cancellationToken);
@@ -126,7 +126,7 @@ public sealed partial class NvencGuard(
     }
 
     /// <summary>Releases a lease of <paramref name="caller"/>'s (any lease for an admin key); false when it was not active.</summary>
-    /// <exception cref="ProblemException">The lease belongs to another key (403).</exception>
+    /// <exception cref="ProblemException">The lease belongs to another key (<see cref="NvencProblems.NotOwner"/>, 403).</exception>
     public async Task<bool> ReleaseAsync(string leaseId, string? caller, bool admin, CancellationToken cancellationToken)
     {
         var released = await store.ReleaseAsync(leaseId, admin ? null : caller, cancellationToken);
@@ -154,7 +154,7 @@ public sealed partial class NvencGuard(
     {
         if (await store.FindAsync(leaseId, cancellationToken) is { } lease)
         {
-            throw new ProblemException(StatusCodes.Status403Forbidden, "The lease belongs to another key.",
+            throw NvencProblems.NotOwner.With(
                 $"Lease '{leaseId}' was acquired with the key '{lease.Owner}'; only that key or an admin key may renew or release it.");
         }
     }
@@ -176,7 +176,7 @@ public sealed partial class NvencGuard(
         {
             var address = GpuInventory.Match(await inventory.TopologyGpusAsync(refresh: false, cancellationToken), gpuId)?.PciAddress;
             return reading.Budgets.FirstOrDefault(b => b.Key == address)
-                   ?? throw new ProblemException(StatusCodes.Status409Conflict, "No such NVENC GPU.",
+                   ?? throw NvencProblems.NoSuchGpu.With(
                        $"No GPU with an NVENC encoder has the id '{gpuId}'. GET /api/v1/nvenc lists the budgets.");
         }
 
@@ -185,7 +185,7 @@ public sealed partial class NvencGuard(
     }
 
     private static ProblemException NoEncoder(BudgetReading reading) =>
-        new(StatusCodes.Status409Conflict, "This host has no NVENC encoder.", string.Join(" ", reading.Notes),
+        NvencProblems.NoEncoder.With(string.Join(" ", reading.Notes),
             "Set GpuLxc:Nvenc:LimitOverride only if the driver is wrong about the encoder; otherwise encode in software.");
 
     /// <summary>Seconds until the budget's earliest lease lapses (1–60), or 5 when observed sessions hold the budget.</summary>

@@ -39,7 +39,7 @@ public sealed class ProblemResponseTests
     {
         using var factory = new GpuLxcApiFactory();
         var http = factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
-                services.AddSingleton<IHostFileSystem>(new ExplodingFileSystem())))
+                services.AddSingleton<IHostFileSystem>(new ExplodingFileSystem(() => new InvalidOperationException("disk on fire")))))
             .CreateClient();
         http.DefaultRequestHeaders.Authorization = new("Bearer", TestKeys.Admin);
 
@@ -92,36 +92,5 @@ public sealed class ProblemResponseTests
         Assert.Equal((int)expected, problem.GetProperty("status").GetInt32());
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
         return problem;
-    }
-
-    private sealed class ExplodingFileSystem : IHostFileSystem
-    {
-        public bool FileExists(string hostPath) => throw new InvalidOperationException("disk on fire");
-
-        public bool DirectoryExists(string hostPath) => throw new InvalidOperationException("disk on fire");
-
-        public Task<string?> TryReadTextAsync(string hostPath, CancellationToken cancellationToken) =>
-            throw new InvalidOperationException("disk on fire");
-
-        public IReadOnlyList<string> ListDirectory(string hostPath, string searchPattern = "*") =>
-            throw new InvalidOperationException("disk on fire");
-
-        public HostFileStat? Stat(string hostPath) => throw new InvalidOperationException("disk on fire");
-
-        public string? ReadLinkName(string hostPath) => throw new InvalidOperationException("disk on fire");
-
-        public Task<byte[]?> TryReadBytesAsync(string hostPath, CancellationToken cancellationToken) => throw new InvalidOperationException("disk on fire");
-
-        public Task WriteAtomicAsync(string hostPath, byte[] bytes, CancellationToken cancellationToken) => throw new InvalidOperationException("disk on fire");
-
-        public IReadOnlyList<(string Temporary, string Target)> ListTemporaryFiles(string hostDirectory) => throw new InvalidOperationException("disk on fire");
-
-        public void DeleteFile(string hostPath) => throw new InvalidOperationException("disk on fire");
-
-        public void CreateDirectory(string hostPath) => throw new InvalidOperationException("disk on fire");
-
-        public string LocalPath(string hostPath) => throw new InvalidOperationException("disk on fire");
-
-        public Task<IDisposable> LockAsync(string hostPath, TimeSpan timeout, CancellationToken cancellationToken) => throw new InvalidOperationException("disk on fire");
     }
 }

@@ -11,7 +11,8 @@ namespace GpuLxc.Api.Tests.Support;
 /// <summary>
 /// The real service over a prepared host tree, with its own data dir and keys. Each test makes its own and
 /// disposes it; the host tree and data dir go with it, unless <paramref name="ownsHost"/> is false (a restart test
-/// starts a second service over the same host).
+/// starts a second service over the same host). Every answer is held to the contract (<see cref="ContractCheck"/>):
+/// disposing fails the test when one broke it.
 /// </summary>
 public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys = true, bool ownsHost = true) : WebApplicationFactory<Program>
 {
@@ -23,6 +24,11 @@ public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys =
     public ConcurrentQueue<string> Logs { get; } = new();
 
     public Dictionary<string, string?> Settings { get; } = new();
+
+    /// <summary>The answers that broke the contract: an undeclared status, or an error that is not a complete problem.</summary>
+    public IReadOnlyCollection<string> ContractViolations => _contract.Violations;
+
+    private readonly ContractCheck _contract = new();
 
     /// <summary>Replaces services after the service's own registrations (a test clock, a fake NVML).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; set; }
@@ -60,6 +66,7 @@ public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys =
         }
 
         builder.ConfigureLogging(logging => logging.AddProvider(new CollectingLoggerProvider(Logs)));
+        builder.ConfigureServices(services => services.AddSingleton<IStartupFilter>(_contract));
         if (ConfigureServices is { } configure)
         {
             builder.ConfigureTestServices(configure);
@@ -77,6 +84,10 @@ public sealed class GpuLxcApiFactory(HostTree? host = null, bool configureKeys =
             }
 
             HostTree.DeleteDirectory(DataDir);
+            if (!_contract.Violations.IsEmpty)
+            {
+                throw new InvalidOperationException("Answers the OpenAPI contract does not allow:\n" + string.Join("\n", _contract.Violations.Distinct()));
+            }
         }
     }
 
