@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using FluentValidation;
 using GpuLxc.Api.Infrastructure;
-using GpuLxc.Api.Nvenc;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -44,10 +43,8 @@ public static partial class InventoryApi
     public static async Task<Ok<HostDriver>> GetHostDriverAsync(HostDriverReader reader, CancellationToken cancellationToken) =>
         TypedResults.Ok(await reader.ReadAsync(cancellationToken));
 
-    public static IServiceCollection AddInventory(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddInventory(this IServiceCollection services)
     {
-        services.Configure<NvencOptions>(configuration.GetSection(NvencOptions.Section));
-        services.AddSingleton(TimeProvider.System);
         services.AddSingleton<PciGpuScanner>();
         services.AddSingleton<DeviceNodeScanner>();
         services.AddSingleton<NvidiaSmiQuery>();
