@@ -137,13 +137,17 @@ public sealed class GpuLxcDatabase
                 $"Run the newer build, or point {DataDirectory.ConfigKey} at another directory.");
         }
 
-        for (; version < SchemaVersion; version++)
+        if (version < SchemaVersion)
         {
-            Migrations[version](transaction);
+            for (; version < SchemaVersion; version++)
+            {
+                Migrations[version](transaction);
+            }
+
+            // PRAGMA takes no parameters; the value is this build's own constant.
+            Execute(connection, transaction, $"PRAGMA user_version = {SchemaVersion.ToString(CultureInfo.InvariantCulture)}");
         }
 
-        // PRAGMA takes no parameters; the value is this build's own constant.
-        Execute(connection, transaction, $"PRAGMA user_version = {SchemaVersion.ToString(CultureInfo.InvariantCulture)}");
         transaction.Commit();
         return true;
     }

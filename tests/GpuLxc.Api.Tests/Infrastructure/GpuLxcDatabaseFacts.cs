@@ -149,12 +149,16 @@ public sealed class GpuLxcDatabaseFacts : IDisposable
         Assert.Equal(1, Count(check, "SELECT COUNT(*) FROM attachment"));
     }
 
+    /// <summary>Steps through every statement's result, so that an error in any of them fails the test.</summary>
     private void Prepare(string sql)
     {
         using var connection = Connect();
         using var command = connection.CreateCommand();
         command.CommandText = sql;
-        command.ExecuteNonQuery();
+        using var reader = command.ExecuteReader();
+        while (reader.NextResult())
+        {
+        }
     }
 
     private SqliteConnection Connect()
