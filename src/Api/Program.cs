@@ -17,14 +17,14 @@ using GpuLxc.Api.Nvenc;
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.UseGpuLxcDefaults();
-builder.Services.AddDataDirectory(builder.Configuration);
+builder.Services.AddGpuLxcCore(builder.Configuration);
 builder.Services.AddApiProblems();
 builder.Services.AddApiJson();
 builder.Services.AddApiDocumentation();
 builder.Services.AddApiKeyAuthentication(builder.Configuration);
 builder.Services.AddHostAccess(builder.Configuration);
 builder.Services.AddHostInfo();
-builder.Services.AddInventory(builder.Configuration);
+builder.Services.AddInventory();
 builder.Services.AddDiagnostics();
 builder.Services.AddContainers();
 builder.Services.AddNvenc();

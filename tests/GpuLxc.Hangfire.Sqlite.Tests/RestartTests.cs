@@ -35,7 +35,7 @@ public sealed class RestartTests : IDisposable
     }
 
     [Fact]
-    public async Task A_job_whose_process_was_killed_runs_again_after_restart_and_never_twice_while_its_owner_lives()
+    public async Task AJobWhoseProcessWasKilledRunsAgainAfterRestartAndNeverTwiceWhileItsOwnerLives()
     {
         var first = Start("serve");
         var id = (await RunToEnd("enqueue")).Trim();

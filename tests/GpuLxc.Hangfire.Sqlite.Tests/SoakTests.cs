@@ -18,7 +18,7 @@ public sealed class SoakTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _store.Dispose();
 
     [Fact]
-    public async Task Twenty_thousand_jobs_on_eight_workers_over_two_instances_run_exactly_once()
+    public async Task TwentyThousandJobsOnEightWorkersOverTwoInstancesRunExactlyOnce()
     {
         GlobalConfiguration.Configuration.UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
         var run = Guid.NewGuid().ToString("N");

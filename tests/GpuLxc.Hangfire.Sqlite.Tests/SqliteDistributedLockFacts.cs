@@ -10,7 +10,7 @@ public sealed class SqliteDistributedLockFacts : IDisposable
     public void Dispose() => _store.Dispose();
 
     [Fact]
-    public void A_held_lock_makes_another_connection_time_out()
+    public void AcquireDistributedLock_TimesOut_WhenAnotherConnectionHoldsTheResource()
     {
         using var owner = _store.Connect();
         using var contender = _store.Connect();
@@ -25,7 +25,7 @@ public sealed class SqliteDistributedLockFacts : IDisposable
     }
 
     [Fact]
-    public async Task The_same_connection_object_reenters_from_any_thread_and_releases_on_the_last_dispose()
+    public async Task AcquireDistributedLock_ReentersAndReleasesOnTheLastDispose_WhenTheSameConnectionAsksFromAnyThread()
     {
         using var owner = _store.Connect();
         using var contender = _store.Connect();
@@ -43,7 +43,7 @@ public sealed class SqliteDistributedLockFacts : IDisposable
     }
 
     [Fact]
-    public async Task A_waiting_contender_gets_the_lock_once_it_is_released()
+    public async Task AcquireDistributedLock_GetsTheLock_WhenTheHolderReleasesItDuringTheWait()
     {
         using var owner = _store.Connect();
         using var contender = _store.Connect();
@@ -56,7 +56,7 @@ public sealed class SqliteDistributedLockFacts : IDisposable
     }
 
     [Fact]
-    public void Disposing_the_connection_releases_its_locks()
+    public void Dispose_ReleasesEveryLock_WhenTheConnectionHoldsSeveral()
     {
         var owner = _store.Connect();
         owner.AcquireDistributedLock("a", TimeSpan.Zero);
@@ -66,7 +66,7 @@ public sealed class SqliteDistributedLockFacts : IDisposable
     }
 
     [Fact]
-    public void A_dead_owners_lease_is_taken_over_once_it_lapses()
+    public void AcquireDistributedLock_TakesTheLockOver_WhenADeadOwnersLeaseHasLapsed()
     {
         using var contender = _store.Connect();
         // The owner "dies": its connection is never disposed and its renewals stop with the process.
@@ -79,7 +79,7 @@ public sealed class SqliteDistributedLockFacts : IDisposable
     }
 
     [Fact]
-    public async Task A_live_owner_renews_its_lease_so_it_is_never_taken_over()
+    public async Task AcquireDistributedLock_NeverTakesTheLockOver_WhileTheLiveOwnerRenewsItsLease()
     {
         using var store = new TestStore(o =>
         {
@@ -98,7 +98,7 @@ public sealed class SqliteDistributedLockFacts : IDisposable
     }
 
     [Fact]
-    public void Bad_arguments_are_refused()
+    public void AcquireDistributedLock_Throws_WhenTheResourceIsEmptyOrTheTimeoutNegative()
     {
         using var connection = _store.Connect();
         Assert.ThrowsAny<ArgumentException>(() => connection.AcquireDistributedLock("", TimeSpan.Zero));

@@ -13,7 +13,7 @@ public sealed class SqliteFetchedJobFacts : IDisposable
     }
 
     [Fact]
-    public void Remove_deletes_the_queue_row_and_dispose_then_changes_nothing()
+    public void RemoveFromQueue_DeletesTheQueueRow_AndALaterDisposeChangesNothing()
     {
         _store.Enqueue();
         var fetched = Fetch();
@@ -23,7 +23,7 @@ public sealed class SqliteFetchedJobFacts : IDisposable
     }
 
     [Fact]
-    public void Requeue_makes_the_job_visible_again_at_once()
+    public void Requeue_MakesTheJobVisibleAgain_AtOnce()
     {
         var id = _store.Enqueue();
         var fetched = Fetch();
@@ -32,7 +32,7 @@ public sealed class SqliteFetchedJobFacts : IDisposable
     }
 
     [Fact]
-    public void Dispose_without_acknowledging_hands_the_job_back()
+    public void Dispose_HandsTheJobBack_WhenItWasNotAcknowledged()
     {
         var id = _store.Enqueue();
         Fetch().Dispose();
@@ -41,7 +41,7 @@ public sealed class SqliteFetchedJobFacts : IDisposable
     }
 
     [Fact]
-    public void Keep_alive_slides_the_fetch_so_a_long_job_is_never_handed_out_twice()
+    public void KeepAlive_SlidesTheFetch_SoALongJobIsNeverHandedOutTwice()
     {
         _store.Enqueue();
         var fetched = Fetch();
@@ -61,7 +61,7 @@ public sealed class SqliteFetchedJobFacts : IDisposable
     }
 
     [Fact]
-    public void Keep_alive_notices_when_the_job_was_taken_over()
+    public void KeepAlive_MarksTheJobNotOwned_WhenAnotherWorkerTookItOver()
     {
         _store.Enqueue();
         var stale = Fetch();
@@ -75,7 +75,7 @@ public sealed class SqliteFetchedJobFacts : IDisposable
     }
 
     [Fact]
-    public async Task Keep_alive_runs_on_its_own_while_the_job_runs()
+    public async Task KeepAlive_RunsOnItsOwn_WhileTheJobRuns()
     {
         using var store = new TestStore(o => o.InvisibilityTimeout = TimeSpan.FromMilliseconds(500));
         store.Enqueue();

@@ -9,7 +9,7 @@ public sealed class SqliteMonitoringApiFacts : IDisposable
     public void Dispose() => _store.Dispose();
 
     [Fact]
-    public void Statistics_of_an_empty_store_are_zero()
+    public void GetStatistics_ReturnsZeros_WhenTheStoreIsEmpty()
     {
         var statistics = _store.Monitoring.GetStatistics();
         Assert.Equal(
@@ -25,7 +25,7 @@ public sealed class SqliteMonitoringApiFacts : IDisposable
     }
 
     [Fact]
-    public void Statistics_and_lists_follow_the_jobs_states()
+    public void GetStatisticsAndLists_FollowTheJobsStates_WhenJobsMoveThroughEveryState()
     {
         var enqueued = _store.Enqueue("alpha", 1);
         _store.Enqueue("alpha", 2);
@@ -83,7 +83,7 @@ public sealed class SqliteMonitoringApiFacts : IDisposable
     }
 
     [Fact]
-    public void Lists_page_newest_first()
+    public void SucceededJobs_PagesNewestFirst_WhenAskedForSlices()
     {
         var ids = Enumerable.Range(1, 7).Select(i => _store.CreateJob(i)).ToList();
         _store.Write(t => ids.ForEach(id => t.SetJobState(id, new SucceededState(null, 1, 1))));
@@ -95,7 +95,7 @@ public sealed class SqliteMonitoringApiFacts : IDisposable
     }
 
     [Fact]
-    public void Jobs_with_missing_or_broken_payloads_are_listed_with_a_load_exception()
+    public void EnqueuedJobsAndJobDetails_ListWithALoadException_WhenThePayloadIsBrokenOrItsTypeMissing()
     {
         var broken = _store.Enqueue("q", 1);
         var missingType = _store.Enqueue("q", 2);
@@ -117,7 +117,7 @@ public sealed class SqliteMonitoringApiFacts : IDisposable
     }
 
     [Fact]
-    public void Job_details_show_parameters_history_and_expiry()
+    public void JobDetails_ShowsParametersHistoryAndExpiry()
     {
         var id = _store.Enqueue();
         _store.Write(t =>
@@ -133,7 +133,7 @@ public sealed class SqliteMonitoringApiFacts : IDisposable
     }
 
     [Fact]
-    public void Awaiting_jobs_name_their_parents_state()
+    public void AwaitingJobs_NameTheirParentsState()
     {
         var parent = _store.Enqueue();
         var child = _store.CreateJob(2);

@@ -15,7 +15,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     // ---- fetch ----
 
     [Fact]
-    public async Task Fetch_waits_for_a_job_and_wakes_as_soon_as_one_is_committed()
+    public async Task FetchNextJob_WakesAtOnce_WhenAJobIsCommittedDuringTheWait()
     {
         using var connection = _store.Connect();
         using var cancellation = new CancellationTokenSource(TimeSpan.FromSeconds(20));
@@ -33,7 +33,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public async Task Fetch_finds_jobs_enqueued_by_another_process_at_the_poll()
+    public async Task FetchNextJob_FindsTheJobAtThePoll_WhenAnotherProcessEnqueuedIt()
     {
         using var store = new TestStore(o => o.QueuePollInterval = TimeSpan.FromMilliseconds(200));
         using var connection = store.Connect();
@@ -47,7 +47,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public async Task Fetch_stops_waiting_when_cancelled()
+    public async Task FetchNextJob_StopsWaiting_WhenCancelled()
     {
         using var connection = _store.Connect();
         using var cancellation = new CancellationTokenSource();
@@ -58,14 +58,14 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public void Fetch_refuses_an_empty_queue_list()
+    public void FetchNextJob_Throws_WhenNoQueueIsGiven()
     {
         using var connection = _store.Connect();
         Assert.Throws<ArgumentException>(() => connection.FetchNextJob([], CancellationToken.None));
     }
 
     [Fact]
-    public void Fetch_is_first_in_first_out_within_a_queue()
+    public void FetchNextJob_ReturnsJobsFirstInFirstOut_WithinAQueue()
     {
         var ids = Enumerable.Range(1, 5).Select(i => _store.Enqueue(argument: i)).ToList();
         using var connection = _store.Connect();
@@ -75,7 +75,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public void Fetch_takes_only_the_requested_queues_in_the_order_given()
+    public void FetchNextJob_TakesOnlyTheRequestedQueues_InTheOrderGiven()
     {
         var other = _store.Enqueue("other");
         var low = _store.Enqueue("low");
@@ -91,7 +91,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public void A_fetched_job_is_invisible_until_its_invisibility_timeout_lapses()
+    public void TryFetch_SkipsAFetchedJob_UntilItsInvisibilityTimeoutLapses()
     {
         var id = _store.Enqueue();
         using var connection = _store.Connect();
@@ -107,7 +107,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public void A_worker_that_lost_its_job_can_neither_remove_nor_requeue_the_new_fetch()
+    public void RemoveFromQueueAndDispose_LeaveTheNewFetchAlone_WhenTheWorkerLostItsJob()
     {
         _store.Enqueue();
         using var connection = _store.Connect();
@@ -127,7 +127,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     // ---- jobs and parameters ----
 
     [Fact]
-    public void A_created_job_reads_back_with_its_parameters_and_expiry()
+    public void GetJobData_ReturnsTheCreatedJob_WithItsParametersAndExpiry()
     {
         var id = _store.CreateJob(argument: 42, expireIn: TimeSpan.FromMinutes(10));
         using var connection = _store.Connect();
@@ -147,7 +147,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public void Job_ids_are_never_reused_after_the_newest_job_is_deleted()
+    public void CreateExpiredJob_NeverReusesAnId_WhenTheNewestJobWasDeleted()
     {
         var first = long.Parse(_store.CreateJob(), System.Globalization.CultureInfo.InvariantCulture);
         _store.Execute($"DELETE FROM Job WHERE Id = {first}");
@@ -160,7 +160,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     [InlineData("-1")]
     [InlineData("abc")]
     [InlineData("999999")]
-    public void Unknown_job_ids_read_as_missing(string id)
+    public void GetJobData_ReturnsNull_WhenTheJobIdIsUnknown(string id)
     {
         using var connection = _store.Connect();
         Assert.Null(connection.GetJobData(id));
@@ -169,7 +169,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public void A_job_with_a_broken_payload_reads_with_a_load_exception()
+    public void GetJobData_ReturnsALoadException_WhenThePayloadIsBroken()
     {
         var id = _store.CreateJob();
         _store.Execute($"UPDATE Job SET InvocationData = '{{not json' WHERE Id = {id}");
@@ -180,7 +180,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public void State_data_is_the_current_state()
+    public void GetStateData_ReturnsTheCurrentState()
     {
         var id = _store.Enqueue();
         _store.Write(t => t.SetJobState(id, new FailedState(new InvalidOperationException("boom")) { Reason = "it broke" }));
@@ -195,7 +195,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     // ---- sets ----
 
     [Fact]
-    public void Sets_keep_one_score_per_value_and_range_inclusively_by_score()
+    public void AddToSet_KeepsOneScorePerValue_AndRangeReadsAreInclusiveByScore()
     {
         _store.Write(t =>
         {
@@ -229,7 +229,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public void Sets_are_removed_by_value_by_key_and_added_in_ranges()
+    public void RemoveFromSetAndRemoveSet_RemoveByValueAndByKey_AfterAddRangeToSet()
     {
         _store.Write(t =>
         {
@@ -245,7 +245,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     // ---- lists ----
 
     [Fact]
-    public void Lists_are_newest_first_and_trim_keeps_an_inclusive_range()
+    public void GetAllItemsFromList_ReturnsNewestFirst_AndTrimListKeepsAnInclusiveRange()
     {
         _store.Write(t =>
         {
@@ -272,7 +272,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     // ---- hashes ----
 
     [Fact]
-    public void Hashes_read_as_null_when_missing_and_upsert_fields()
+    public void SetRangeInHash_UpsertsFields_AndReadsAreNullWhenTheHashIsMissing()
     {
         using var connection = _store.Connect();
         Assert.Null(connection.GetAllEntriesFromHash("h"));
@@ -291,7 +291,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     // ---- expiry ----
 
     [Fact]
-    public void Expire_and_persist_set_the_ttl_of_sets_lists_hashes_and_jobs()
+    public void ExpireAndPersist_SetAndClearTheTtl_OfSetsListsHashesAndJobs()
     {
         var id = _store.CreateJob();
         _store.Write(t =>
@@ -335,7 +335,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     // ---- counters ----
 
     [Fact]
-    public void Counters_add_up_in_place()
+    public void IncrementAndDecrementCounter_AddUpInOneRow()
     {
         _store.Write(t =>
         {
@@ -355,7 +355,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     // ---- servers ----
 
     [Fact]
-    public void Servers_announce_beat_time_out_and_are_told_when_they_are_gone()
+    public void RemoveTimedOutServers_RemovesServersThatStoppedBeating_AndTheirHeartbeatThenThrowsGone()
     {
         using var connection = _store.Connect();
         connection.AnnounceServer("a", new ServerContext { WorkerCount = 3, Queues = ["default"] });
@@ -374,7 +374,7 @@ public sealed class SqliteStorageConnectionFacts : IDisposable
     }
 
     [Fact]
-    public void The_clock_is_the_storage_clock()
+    public void GetUtcDateTime_ReturnsTheStorageClock_InUtc()
     {
         using var connection = _store.Connect();
         Assert.Equal(_store.Clock.GetUtcNow().UtcDateTime, connection.GetUtcDateTime());

@@ -9,7 +9,7 @@ public sealed class SqliteStorageFacts : IDisposable
     public void Dispose() => _store.Dispose();
 
     [Fact]
-    public void It_advertises_exactly_what_it_implements()
+    public void HasFeature_AdvertisesExactlyWhatItImplements()
     {
         var storage = _store.Storage;
         Assert.True(storage.HasFeature(JobStorageFeatures.ExtendedApi));
@@ -26,7 +26,7 @@ public sealed class SqliteStorageFacts : IDisposable
     }
 
     [Fact]
-    public void The_file_is_in_wal_mode_with_every_table_and_a_second_instance_shares_it()
+    public void Constructor_InstallsEveryTableInWalMode_AndASecondInstanceSharesTheFile()
     {
         _ = _store.Storage;
         var second = _store.Create();
@@ -41,7 +41,7 @@ public sealed class SqliteStorageFacts : IDisposable
     }
 
     [Fact]
-    public void A_newer_schema_is_refused_rather_than_guessed_at()
+    public void Constructor_Throws_WhenTheSchemaIsNewerThanThisBuild()
     {
         _ = _store.Storage;
         _store.Execute("PRAGMA user_version = 99");
@@ -50,7 +50,7 @@ public sealed class SqliteStorageFacts : IDisposable
     }
 
     [Fact]
-    public void Options_must_be_positive()
+    public void Constructor_Throws_WhenAnOptionIsNotPositive()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => _store.Create(o => o.InvisibilityTimeout = TimeSpan.Zero));
         Assert.Throws<ArgumentOutOfRangeException>(() => _store.Create(o => o.ExpirationBatchSize = 0));
@@ -58,7 +58,7 @@ public sealed class SqliteStorageFacts : IDisposable
     }
 
     [Fact]
-    public void The_expiration_manager_deletes_what_expired_and_what_hangs_off_it_in_batches()
+    public void ExpirationManager_DeletesWhatExpiredAndWhatHangsOffIt_InBatches()
     {
         using var store = new TestStore(o => o.ExpirationBatchSize = 2);
         var expired = store.Enqueue();

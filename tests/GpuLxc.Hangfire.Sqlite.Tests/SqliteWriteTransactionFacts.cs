@@ -11,7 +11,7 @@ public sealed class SqliteWriteTransactionFacts : IDisposable
     public void Dispose() => _store.Dispose();
 
     [Fact]
-    public void Nothing_is_written_before_commit()
+    public void CreateWriteTransaction_WritesNothing_UntilCommitted()
     {
         using var connection = _store.Connect();
         using var transaction = (JobStorageTransaction)connection.CreateWriteTransaction();
@@ -23,7 +23,7 @@ public sealed class SqliteWriteTransactionFacts : IDisposable
     }
 
     [Fact]
-    public void A_commit_that_fails_part_way_leaves_nothing_behind()
+    public void Commit_LeavesNothingBehind_WhenItFailsPartWay()
     {
         var id = _store.CreateJob();
         using var connection = _store.Connect();
@@ -44,7 +44,7 @@ public sealed class SqliteWriteTransactionFacts : IDisposable
     }
 
     [Fact]
-    public void Set_job_state_moves_the_current_state_and_add_job_state_only_records_history()
+    public void SetJobState_MovesTheCurrentState_WhileAddJobStateOnlyRecordsHistory()
     {
         var id = _store.CreateJob();
         _store.Write(t =>
@@ -60,7 +60,7 @@ public sealed class SqliteWriteTransactionFacts : IDisposable
     }
 
     [Fact]
-    public void Job_parameters_are_set_in_the_transaction()
+    public void SetJobParameter_OverwritesTheValue_InTheTransaction()
     {
         var id = _store.CreateJob();
         _store.Write(t => t.SetJobParameter(id, "p", "1"));
@@ -70,7 +70,7 @@ public sealed class SqliteWriteTransactionFacts : IDisposable
     }
 
     [Fact]
-    public void Acknowledging_in_the_transaction_removes_the_queue_row_with_the_state_change()
+    public void RemoveFromQueue_DeletesTheQueueRowWithTheStateChange_WhenCommitted()
     {
         var id = _store.Enqueue();
         using var connection = _store.Connect();
@@ -90,7 +90,7 @@ public sealed class SqliteWriteTransactionFacts : IDisposable
     }
 
     [Fact]
-    public void A_failed_acknowledging_commit_leaves_the_job_fetched_and_disposable()
+    public void RemoveFromQueue_LeavesTheJobFetchedAndDisposable_WhenTheCommitFails()
     {
         var id = _store.Enqueue();
         using var connection = _store.Connect();
@@ -108,7 +108,7 @@ public sealed class SqliteWriteTransactionFacts : IDisposable
     }
 
     [Fact]
-    public void The_acknowledgement_is_fenced_like_a_direct_remove()
+    public void RemoveFromQueue_LeavesTheNewFetchAlone_WhenTheWorkerLostItsJob()
     {
         _store.Enqueue();
         using var connection = _store.Connect();
@@ -125,7 +125,7 @@ public sealed class SqliteWriteTransactionFacts : IDisposable
     }
 
     [Fact]
-    public async Task Committing_an_enqueue_wakes_a_waiting_fetch_of_another_storage_instance_in_this_process()
+    public async Task Commit_WakesAWaitingFetchOfAnotherStorageInstance_WhenItEnqueuesInThisProcess()
     {
         var second = _store.Create();
         using var waiting = _store.Connect(second);

@@ -22,7 +22,7 @@ public sealed record AttachmentRecord(
     DateTimeOffset UpdatedAt);
 
 /// <summary>Attachments and the audit trail in <see cref="GpuLxcDatabase"/>.</summary>
-public sealed class AttachmentStore(GpuLxcDatabase database)
+public sealed class AttachmentStore(GpuLxcDatabase database, TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = CreateJsonOptions();
 
@@ -89,7 +89,7 @@ public sealed class AttachmentStore(GpuLxcDatabase database)
         {
             audit.Transaction = transaction;
             audit.CommandText = "INSERT INTO audit (at, key_name, container_id, action, diff) VALUES ($at, $key, $id, $action, $diff)";
-            audit.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+            audit.Parameters.AddWithValue("$at", time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
             audit.Parameters.AddWithValue("$key", (object?)keyName ?? DBNull.Value);
             audit.Parameters.AddWithValue("$id", containerId);
             audit.Parameters.AddWithValue("$action", action);

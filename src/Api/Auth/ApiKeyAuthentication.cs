@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Authentication;
 using GpuLxc.Api.Infrastructure;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace GpuLxc.Api.Auth;
 
@@ -8,9 +10,9 @@ public static class ApiKeyAuthentication
 {
     public static IServiceCollection AddApiKeyAuthentication(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<ApiKeyOptions>(configuration.GetSection(ApiKeyOptions.Section));
-        // Built at start-up: bad key configuration stops the service, and the generated key exists (and its path is
-        // logged) before the first request.
+        services.AddOptions<ApiKeyOptions>().Bind(configuration.GetSection(ApiKeyOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ApiKeyOptions>, ApiKeyOptionsValidator>());
+        // Built at start-up: the generated key exists (and its path is logged) before the first request.
         services.AddEagerSingleton<ApiKeyStore>();
 
         // Resolved first by a handler, which runs after authentication: the principal is the key's by then.

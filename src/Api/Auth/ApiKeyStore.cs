@@ -1,7 +1,6 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using GpuLxc.Api.Infrastructure;
 using Microsoft.Extensions.Options;
 
@@ -60,44 +59,12 @@ public sealed partial class ApiKeyStore
         return match;
     }
 
+    /// <summary>The keys as <see cref="ApiKeyOptionsValidator"/> accepted them (resolving the options runs it).</summary>
     private void AddConfiguredKeys(Dictionary<string, ApiKeyEntry> configured)
     {
-        var errors = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (name, entry) in configured.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        foreach (var (name, entry) in configured)
         {
-            var where = $"GpuLxc:Auth:ApiKeys:{name}";
-            if (!KeyNamePattern().IsMatch(name))
-            {
-                errors.Add($"{where}: the name must match {KeyNamePattern()}.");
-            }
-
-            var key = entry.Key?.Trim() ?? "";
-            if (key.Length < MinimumKeyLength || key.Any(char.IsWhiteSpace))
-            {
-                errors.Add($"{where}:Key must be at least {MinimumKeyLength} characters without whitespace.");
-            }
-            else if (!seen.Add(key))
-            {
-                errors.Add($"{where}:Key is the same as another key's.");
-            }
-
-            var scopes = (entry.Scopes ?? "")
-                .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .ToHashSet(StringComparer.Ordinal);
-            var unknown = scopes.Where(scope => !Scopes.All.Contains(scope)).ToList();
-            if (scopes.Count == 0 || unknown.Count > 0)
-            {
-                errors.Add($"{where}:Scopes must list one or more of {string.Join(", ", Scopes.All)}" +
-                           (unknown.Count > 0 ? $" (unknown: {string.Join(", ", unknown)})." : "."));
-            }
-
-            Add(key, new ApiKeyIdentity(name, scopes));
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new InvalidOperationException("Invalid API key configuration:\n  " + string.Join("\n  ", errors));
+            Add(entry.TrimmedKey, new ApiKeyIdentity(name, entry.ScopeSet()));
         }
     }
 
@@ -145,9 +112,6 @@ public sealed partial class ApiKeyStore
             Thread.Sleep(20);
         }
     }
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-    private static partial Regex KeyNamePattern();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Accepting {Count} API key(s) from configuration")]
     private static partial void LogConfiguredKeys(ILogger logger, int count);

@@ -116,7 +116,6 @@ public static class ContainersApi
 
     public static IServiceCollection AddContainers(this IServiceCollection services)
     {
-        services.AddSingleton<GpuLxcDatabase>();
         services.AddSingleton<ProxmoxBackend>();
         services.AddSingleton<LxcBackend>();
         services.AddSingleton<ContainerBackends>();

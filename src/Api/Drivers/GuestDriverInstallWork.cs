@@ -1,3 +1,4 @@
+using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Jobs;
 

@@ -1,18 +1,27 @@
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 
 namespace GpuLxc.Api.Infrastructure;
 
 /// <summary>
 /// The service's own SQLite database (<c>&lt;DataDir&gt;/gpulxc.db</c>, WAL): attachments, the audit trail, NVENC
-/// leases and the job records with their logs. Tables only ever gain columns or are created when missing.
-/// One pooled connection per operation; the schema is created on first use.
+/// leases and the job records with their logs. One pooled connection per operation. The schema is versioned with
+/// <c>PRAGMA user_version</c> and brought up to <see cref="SchemaVersion"/> on first use by ordered migrations, in
+/// one write transaction, so services starting together on one file migrate it once. A file with a newer version
+/// than this build knows is refused rather than guessed at.
 /// </summary>
 public sealed class GpuLxcDatabase
 {
     public const string FileName = "gpulxc.db";
 
-    private const string Schema = """
-        PRAGMA journal_mode = WAL;
+    /// <summary>The schema this build reads and writes: the number of <see cref="Migrations"/>.</summary>
+    public static int SchemaVersion => Migrations.Length;
+
+    /// <summary>
+    /// Version 1: every table as it was before the schema had a version. <c>IF NOT EXISTS</c> lets it adopt a file
+    /// made by such a build (version 0 with tables), as well as create a new one.
+    /// </summary>
+    private const string V1 = """
         CREATE TABLE IF NOT EXISTS attachment (
             container_id TEXT PRIMARY KEY,
             backend      TEXT NOT NULL,
@@ -71,26 +80,35 @@ public sealed class GpuLxcDatabase
         ) WITHOUT ROWID;
         """;
 
+    /// <summary>
+    /// <c>Migrations[n]</c> takes a version-n database to version n + 1. Append new steps; never edit a released one.
+    /// </summary>
+    private static readonly Action<SqliteTransaction>[] Migrations = [MigrateToV1];
+
     private readonly string _connectionString;
-    private readonly Lazy<bool> _created;
+    private readonly string _path;
+    private readonly Lazy<bool> _migrated;
 
     public GpuLxcDatabase(DataDirectory dataDirectory)
     {
+        _path = dataDirectory.PrivateFile(FileName);
         _connectionString = new SqliteConnectionStringBuilder
         {
-            DataSource = dataDirectory.PrivateFile(FileName),
+            DataSource = _path,
             Pooling = true,
             ForeignKeys = true,
             DefaultTimeout = 30,
         }.ToString();
-        // Not ExecutionAndPublication: that would cache a failure (a data dir briefly unwritable) for good. Creating the
-        // schema is idempotent, so a rare concurrent second run is harmless.
-        _created = new Lazy<bool>(CreateSchema, LazyThreadSafetyMode.PublicationOnly);
+        // Not ExecutionAndPublication: that would cache a failure (a data dir briefly unwritable) for good. Migrating
+        // checks the version inside its write transaction, so a rare concurrent second run changes nothing.
+        _migrated = new Lazy<bool>(Migrate, LazyThreadSafetyMode.PublicationOnly);
     }
 
+    /// <summary>An open connection to a database at <see cref="SchemaVersion"/>.</summary>
+    /// <exception cref="InvalidOperationException">The file has a newer schema than this build knows.</exception>
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        _ = _created.Value;
+        _ = _migrated.Value;
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
         // With WAL, NORMAL keeps every commit across a crash of the process and the database consistent across
@@ -101,29 +119,63 @@ public sealed class GpuLxcDatabase
         return connection;
     }
 
-    private bool CreateSchema()
+    private bool Migrate()
     {
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = Schema;
-        command.ExecuteNonQuery();
+        // WAL is a property of the file, and cannot be switched inside a transaction.
+        Execute(connection, null, "PRAGMA journal_mode = WAL");
 
-        // Databases made before leases had owners gain the column.
-        command.CommandText = "SELECT COUNT(*) FROM pragma_table_info('lease') WHERE name = 'owner'";
-        if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        // BEGIN IMMEDIATE: the version is read under the write lock, so of several services starting on one file,
+        // one migrates and the others then find the current version.
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var version = Convert.ToInt32(Scalar(transaction, "PRAGMA user_version"), CultureInfo.InvariantCulture);
+        if (version > SchemaVersion)
         {
-            command.CommandText = "ALTER TABLE lease ADD COLUMN owner TEXT";
-            try
-            {
-                command.ExecuteNonQuery();
-            }
-            catch (SqliteException e) when (e.Message.Contains("duplicate column", StringComparison.Ordinal))
-            {
-                // Another connection added it a moment ago.
-            }
+            throw new InvalidOperationException(
+                $"{_path} has schema version {version}, but this build of GpuLxc knows versions up to {SchemaVersion}. " +
+                $"Run the newer build, or point {DataDirectory.ConfigKey} at another directory.");
         }
 
+        if (version < SchemaVersion)
+        {
+            for (; version < SchemaVersion; version++)
+            {
+                Migrations[version](transaction);
+            }
+
+            // PRAGMA takes no parameters; the value is this build's own constant.
+            Execute(connection, transaction, $"PRAGMA user_version = {SchemaVersion.ToString(CultureInfo.InvariantCulture)}");
+        }
+
+        transaction.Commit();
         return true;
+    }
+
+    private static void MigrateToV1(SqliteTransaction transaction)
+    {
+        var connection = transaction.Connection!;
+        Execute(connection, transaction, V1);
+        // Files made before leases had owners have the table without the column.
+        if (Convert.ToInt64(Scalar(transaction, "SELECT COUNT(*) FROM pragma_table_info('lease') WHERE name = 'owner'"), CultureInfo.InvariantCulture) == 0)
+        {
+            Execute(connection, transaction, "ALTER TABLE lease ADD COLUMN owner TEXT");
+        }
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteTransaction transaction, string sql)
+    {
+        using var command = transaction.Connection!.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command.ExecuteScalar();
     }
 }

@@ -1,6 +1,5 @@
 using FluentValidation;
 using GpuLxc.Api.Infrastructure;
-using GpuLxc.Api.Nvenc;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -29,10 +28,8 @@ public static class InventoryApi
             ? TypedResults.Ok(gpu)
             : throw InventoryProblems.GpuNotFound.With($"No NVIDIA GPU has the UUID, PCI address or index '{route.GpuId}'. GET /api/v1/gpus lists them.");
 
-    public static IServiceCollection AddInventory(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddInventory(this IServiceCollection services)
     {
-        services.Configure<NvencOptions>(configuration.GetSection(NvencOptions.Section));
-        services.AddSingleton(TimeProvider.System);
         services.AddSingleton<PciGpuScanner>();
         services.AddSingleton<DeviceNodeScanner>();
         services.AddSingleton<NvidiaSmiQuery>();

@@ -13,6 +13,13 @@ namespace GpuLxc.Api.Nvenc;
 /// <param name="ExpiresAt">When it lapses unless renewed.</param>
 public sealed record Lease(string Id, string Holder, string? Owner, string? ContainerId, string? Gpu, string Budget, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
 
+/// <summary>The lifetimes a lease may be given, in seconds: what a request may ask for, and <c>GpuLxc:Nvenc:DefaultTtlSeconds</c>.</summary>
+public static class LeaseTtl
+{
+    public const int MinSeconds = 5;
+    public const int MaxSeconds = 86_400;
+}
+
 /// <summary>The body of <c>POST /api/v1/nvenc/leases</c>.</summary>
 /// <param name="Holder">Who asks: 1–128 printable characters.</param>
 /// <param name="ContainerId">The container the session will run in (per-container quotas apply).</param>

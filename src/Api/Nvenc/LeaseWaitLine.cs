@@ -3,9 +3,10 @@ namespace GpuLxc.Api.Nvenc;
 /// <summary>
 /// Requests waiting for a slot, first come first served per budget. Only the head of a budget's line tries to
 /// acquire; it is woken when a slot may have freed (release, expiry) and polls at <see cref="PollInterval"/> for
-/// what no event announces (sessions ending outside any lease).
+/// what no event announces (sessions ending outside any lease). The wait's deadline is on the service's clock, so a
+/// test clock decides when it ends; the poll itself is real time.
 /// </summary>
-public sealed class LeaseWaitLine
+public sealed class LeaseWaitLine(TimeProvider time)
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
@@ -37,7 +38,7 @@ public sealed class LeaseWaitLine
             node = line.AddLast(waiter);
         }
 
-        var deadline = DateTime.UtcNow + wait;
+        var deadline = time.GetUtcNow() + wait;
         try
         {
             while (true)
@@ -47,7 +48,7 @@ public sealed class LeaseWaitLine
                     return acquired;
                 }
 
-                var remaining = deadline - DateTime.UtcNow;
+                var remaining = deadline - time.GetUtcNow();
                 if (remaining <= TimeSpan.Zero)
                 {
                     return null;

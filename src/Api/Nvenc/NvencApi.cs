@@ -64,6 +64,7 @@ public static partial class NvencApi
 
     public static IServiceCollection AddNvenc(this IServiceCollection services)
     {
+        services.AddNvencOptions();
         services.AddSingleton<SessionAttribution>();
         services.AddSingleton<NvencBudgets>();
         services.AddSingleton<LeaseStore>();

@@ -26,7 +26,7 @@ public sealed class NvencBudgets(GpuInventory inventory, SessionAttribution attr
     private (BudgetReading Reading, DateTimeOffset ReadAt)? _cached;
     private Task<BudgetReading>? _reading;
 
-    public bool PerGpu => string.Equals(options.Value.Scope, "gpu", StringComparison.OrdinalIgnoreCase);
+    public bool PerGpu => options.Value.PerGpu;
 
     /// <summary>
     /// The cached reading while it is fresh; otherwise one new reading shared by every caller that asks meanwhile

@@ -63,12 +63,11 @@ public sealed class DriverLab : IDisposable
     public HostTree Host { get; }
 
     /// <summary>
-    /// Every recorded command line, in order, without the read-only queries that the inventory and the metrics
-    /// refresh run on their own schedule (GPU queries, modinfo, pct list).
+    /// Every recorded command line, in order: the commands the test's own requests caused. The read-only queries that
+    /// the inventory and the metrics refresh run on their own schedule (GPU queries, modinfo, pct list) are left out,
+    /// and so is a line a stub is still writing: only lines that end in a newline are whole.
     /// </summary>
-    public IReadOnlyList<string> Commands => File.Exists(Log)
-        ? File.ReadAllLines(Log).Where(line => !InventoryQueries.Any(query => line.StartsWith(query, StringComparison.Ordinal))).ToList()
-        : [];
+    public IReadOnlyList<string> Commands => WholeLines().Where(line => !InventoryQueries.Any(query => line.StartsWith(query, StringComparison.Ordinal))).ToList();
 
     private static readonly string[] InventoryQueries = ["nvidia-smi --query-gpu=", "modinfo -F ", "pct list"];
 
@@ -216,6 +215,17 @@ public sealed class DriverLab : IDisposable
         }
     }
 
+    /// <summary>
+    /// The argv as one line, appended with one write: stubs run concurrently (a request's command beside a background
+    /// refresh), and a line written piecemeal could interleave with another or be read half-written.
+    /// </summary>
     private string Recording(string name) =>
-        $"{{ printf '%s' '{name}'; for a in \"$@\"; do printf ' %s' \"$a\"; done; printf '\\n'; }} >> '{Log}'\n";
+        $"recorded_argv='{name}'; for a in \"$@\"; do recorded_argv=\"$recorded_argv $a\"; done; printf '%s\\n' \"$recorded_argv\" >> '{Log}'\n";
+
+    private string[] WholeLines()
+    {
+        var text = File.Exists(Log) ? File.ReadAllText(Log) : "";
+        var end = text.LastIndexOf('\n');
+        return end < 0 ? [] : text[..end].Split('\n');
+    }
 }

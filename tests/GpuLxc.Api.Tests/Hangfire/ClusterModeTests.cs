@@ -9,6 +9,7 @@ using Hangfire.Common;
 using Hangfire.States;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace GpuLxc.Api.Tests.Hangfire;
 
@@ -101,7 +102,7 @@ public sealed class ClusterModeTests : IDisposable
     {
         using var factory = new GpuLxcApiFactory();
         factory.Settings["GpuLxc:Jobs:Storage"] = "postgres";
-        var refused = Assert.Throws<InvalidOperationException>(() => factory.CreateClient());
+        var refused = Assert.Throws<OptionsValidationException>(() => factory.CreateClient());
         Assert.Contains("GpuLxc:Jobs:ConnectionString", refused.Message, StringComparison.Ordinal);
     }
 
@@ -113,7 +114,7 @@ public sealed class ClusterModeTests : IDisposable
     {
         using var factory = new GpuLxcApiFactory();
         factory.Settings[key] = value;
-        var refused = Assert.Throws<InvalidOperationException>(() => factory.CreateClient());
+        var refused = Assert.Throws<OptionsValidationException>(() => factory.CreateClient());
         Assert.Contains(key, refused.Message, StringComparison.Ordinal);
     }
 

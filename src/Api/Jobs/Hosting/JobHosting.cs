@@ -9,7 +9,9 @@ using Hangfire.Dashboard;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
 using Npgsql;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace GpuLxc.Api.Jobs.Hosting;
 
@@ -25,17 +27,25 @@ public static partial class JobHosting
 
     public static IServiceCollection AddJobHosting(this IServiceCollection services, IConfiguration configuration)
     {
-        var options = JobHostingOptions.From(configuration);
-        services.AddSingleton(options);
+        services.AddOptions<JobHostingOptions>()
+            .Bind(configuration.GetSection(JobHostingOptions.Section))
+            .PostConfigure(options => options.Normalize())
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JobHostingOptions>, JobHostingOptionsValidator>());
+        services.AddSingleton(provider => provider.GetRequiredService<IOptions<JobHostingOptions>>().Value);
         // Hangfire's dashboard puts a token into its pages and checks it on every POST once antiforgery is registered.
         services.AddAntiforgery();
 
         // Registered before AddHangfire, which only adds a storage when none is there: each service instance (and
         // each test host) keeps its own storage instead of Hangfire's process-wide JobStorage.Current.
-        services.AddSingleton<JobStorage>(provider => options.Storage switch
+        services.AddSingleton<JobStorage>(provider =>
         {
-            JobHostingOptions.Postgres => Postgres(options),
-            _ => new SqliteStorage(provider.GetRequiredService<DataDirectory>().PrivateFile(JobsDatabaseFile)),
+            var options = provider.GetRequiredService<JobHostingOptions>();
+            return options.Storage switch
+            {
+                JobHostingOptions.Postgres => Postgres(options),
+                _ => new SqliteStorage(provider.GetRequiredService<DataDirectory>().PrivateFile(JobsDatabaseFile)),
+            };
         });
         // Likewise the job activator: Hangfire's default hands out the process-wide JobActivator.Current, which is
         // the last-configured host's. Jobs are built from this service's own container.
@@ -48,6 +58,7 @@ public static partial class JobHosting
             .UseStorage(provider.GetRequiredService<JobStorage>()));
         services.AddHangfireServer((provider, server) =>
         {
+            var options = provider.GetRequiredService<JobHostingOptions>();
             // This host's own activator and filters, not the process-wide ones Hangfire's static configuration
             // holds: jobs are resolved from this service's container even when a process hosts several (tests).
             server.Activator = provider.GetRequiredService<JobActivator>();
