@@ -12,15 +12,12 @@ namespace GpuLxc.Api.Drivers;
 /// <param name="ContainerId">The container.</param>
 /// <param name="Status">Running or stopped: the driver can only be read in a running container.</param>
 /// <param name="HostVersion">The host's loaded module version: the version the container must have exactly.</param>
-/// <param name="InstalledVersion">The container's userspace driver version as it loads: what <c>nvidia-smi</c> inside reports when it
-/// works, else the version of the file <c>libnvidia-ml.so.1</c> resolves to (other <c>libnvidia-ml.so.VERSION</c> files are never loaded);
-/// null when none loads, the container is not running, or no command runs inside it.</param>
+/// <param name="InstalledVersion">The container's userspace driver version as it loads: what <c>nvidia-smi</c> inside reports when it works, else the version of the file <c>libnvidia-ml.so.1</c> resolves to (other <c>libnvidia-ml.so.VERSION</c> files are never loaded); null when none loads, the container is not running, or no command runs inside it.</param>
 /// <param name="Match">Whether the two are equal (NVML works only then).</param>
 /// <param name="Method">How GpuLxc last installed it: <c>apt</c> or <c>runInstaller</c>; null when GpuLxc never did.</param>
 /// <param name="InstalledBy">The job that last installed it.</param>
 /// <param name="Os">The container's distribution.</param>
-/// <param name="Notes">What could not be read, and why: a stale or missing <c>libnvidia-ml.so.1</c>, nvidia-smi's own error text, or the
-/// backend's error when commands cannot run inside the container at all.</param>
+/// <param name="Notes">What could not be read, and why: a stale or missing <c>libnvidia-ml.so.1</c>, nvidia-smi's own error text, or the backend's error when commands cannot run inside the container at all.</param>
 public sealed record ContainerDriver(
     string ContainerId,
     ContainerStatus Status,
