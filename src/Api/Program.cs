@@ -53,4 +53,4 @@ api.MapNvenc();
 api.MapDrivers();
 api.MapJobs();
 
-await app.RunAsync();
+return await app.RunUntilStoppedAsync();
