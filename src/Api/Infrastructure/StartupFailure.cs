@@ -28,6 +28,12 @@ public static partial class StartupFailure
     private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
 
     private static readonly Lock Watching = new();
+
+    /// <summary>
+    /// Whether this process is the service itself, not a host that runs its <c>Main</c> (a test's
+    /// WebApplicationFactory waits for the start and must see its exception, not an exit code).
+    /// </summary>
+    private static bool IsTheServiceProcess => System.Reflection.Assembly.GetEntryAssembly() == typeof(StartupFailure).Assembly;
     private static IConfiguration? _configuration;
 
     /// <summary>
@@ -75,7 +81,7 @@ public static partial class StartupFailure
         {
             await app.StartAsync();
         }
-        catch (Exception exception)
+        catch (Exception exception) when (IsTheServiceProcess)
         {
             var exitCode = Report(app.Services.GetRequiredService<ILoggerFactory>(), exception, app.Configuration);
             // The services that did start are left running until the process exits: stopping them would log their
