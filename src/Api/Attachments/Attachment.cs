@@ -31,9 +31,10 @@ public enum AttachmentMode
 /// <param name="IncludeModeset">Pass <c>/dev/nvidia-modeset</c> when it exists (default true).</param>
 /// <param name="IncludeUvmTools">Pass <c>/dev/nvidia-uvm-tools</c> when it exists (default true).</param>
 /// <param name="Userspace"><c>installed</c> (default: the container has its own driver userspace) or <c>host</c> (the host's
-/// files of the loaded version are bound in read-only; see <see cref="UserspaceMounts"/>).</param>
+/// files of the loaded version are bound in read-only at their versioned and SONAME paths in
+/// <c>/usr/lib/x86_64-linux-gnu</c>, programs in <c>/usr/bin</c>; nothing is installed in the container).</param>
 /// <param name="Capabilities">With <c>host</c>: what to bind — <c>utility</c>, <c>compute</c>, <c>video</c>, <c>graphics</c>;
-/// omitted = <see cref="UserspaceMounts.DefaultCapabilities"/>. Ignored with <c>installed</c>.</param>
+/// omitted = <c>utility</c>, <c>compute</c> and <c>video</c>. Ignored with <c>installed</c>.</param>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record AttachRequest(
     IReadOnlyList<string>? Gpus = null,
