@@ -111,7 +111,8 @@ lxc-info -n "$NAME" >/dev/null 2>&1 && fail "container $NAME exists already; rem
 lxc-create -n "$NAME" -t busybox >"$OUT/lxc-create.log" 2>&1
 conf=/var/lib/lxc/$NAME/config
 # The busybox template binds the host's /lib and /usr/lib into the guest; this guest has its own.
-sed -i -E '/^lxc.mount.entry = \/(usr\/)?lib(64)? /d' "$conf"
+sed -i -E '/^lxc.mount.entry = \/(usr\/)?lib(64)? /d; /^lxc.net\./d' "$conf"
+echo 'lxc.net.0.type = empty' >>"$conf"   # no network: a default.conf's bridge may not exist here
 grep -q '^lxc.include = /usr/share/lxc/config/common.conf' "$conf" ||
   printf 'lxc.include = /usr/share/lxc/config/common.conf\nlxc.apparmor.profile = unconfined\n' >>"$conf"
 printf 'lxc.log.file = %s\nlxc.log.level = INFO\n' "$OUT/lxc-$NAME.log" >>"$conf"
