@@ -3,7 +3,7 @@ using GpuLxc.Api.Inventory;
 
 namespace GpuLxc.Api.Attachments;
 
-/// <summary>The rules of <see cref="AttachRequest"/> that hold on any host: at most 64 well-formed GPU ids and a known mode.</summary>
+/// <summary>The rules of <see cref="AttachRequest"/> that hold on any host: at most 64 well-formed GPU ids, a known mode and userspace, known capabilities.</summary>
 internal sealed class AttachRequestValidator : AbstractValidator<AttachRequest>
 {
     public AttachRequestValidator()
@@ -11,5 +11,8 @@ internal sealed class AttachRequestValidator : AbstractValidator<AttachRequest>
         RuleFor(r => r.Gpus).Must(gpus => gpus is null || gpus.Count <= 64).WithMessage("At most 64 GPUs.");
         RuleForEach(r => r.Gpus).Must(id => id is not null && GpuIds.IsWellFormed(id)).WithMessage($"Each GPU must be {GpuIds.Rule}.");
         RuleFor(r => r.Mode).IsInEnum();
+        RuleFor(r => r.Userspace).IsInEnum();
+        RuleForEach(r => r.Capabilities).IsInEnum();
+        RuleFor(r => r.Capabilities).Must(c => c is null || c.Count > 0).WithMessage("Capabilities, when given, name at least one (or omit them for the default).");
     }
 }

@@ -1,6 +1,17 @@
 using System.Text.Json.Serialization;
+using GpuLxc.Api.Inventory;
 
 namespace GpuLxc.Api.Attachments;
+
+/// <summary>Where a container's NVIDIA userspace driver comes from.</summary>
+public enum UserspaceSource
+{
+    /// <summary>Installed in the container (by a guest driver job or by hand); it must equal the host's module exactly.</summary>
+    Installed,
+
+    /// <summary>The host's own files of the loaded version, bound in read-only: nothing to install, a host upgrade needs a re-PUT and restart.</summary>
+    Host,
+}
 
 public enum AttachmentMode
 {
@@ -19,12 +30,19 @@ public enum AttachmentMode
 /// <param name="Mode"><c>auto</c> (default), <c>raw</c> or <c>dev</c>.</param>
 /// <param name="IncludeModeset">Pass <c>/dev/nvidia-modeset</c> when it exists (default true).</param>
 /// <param name="IncludeUvmTools">Pass <c>/dev/nvidia-uvm-tools</c> when it exists (default true).</param>
+/// <param name="Userspace"><c>installed</c> (default: the container has its own driver userspace) or <c>host</c> (the host's
+/// files of the loaded version are bound in read-only at their versioned and SONAME paths in
+/// <c>/usr/lib/x86_64-linux-gnu</c>, programs in <c>/usr/bin</c>; nothing is installed in the container).</param>
+/// <param name="Capabilities">With <c>host</c>: what to bind — <c>utility</c>, <c>compute</c>, <c>video</c>, <c>graphics</c>;
+/// omitted = <c>utility</c>, <c>compute</c> and <c>video</c>. Ignored with <c>installed</c>.</param>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record AttachRequest(
     IReadOnlyList<string>? Gpus = null,
     AttachmentMode Mode = AttachmentMode.Auto,
     bool IncludeModeset = true,
-    bool IncludeUvmTools = true);
+    bool IncludeUvmTools = true,
+    UserspaceSource Userspace = UserspaceSource.Installed,
+    IReadOnlyList<DriverCapability>? Capabilities = null);
 
 /// <summary>A config line GpuLxc manages: <c>key: value</c> (a <c>devN</c> key is any free index).</summary>
 /// <param name="Key">e.g. <c>lxc.cgroup2.devices.allow</c>, <c>lxc.mount.entry</c>, <c>dev0</c>.</param>

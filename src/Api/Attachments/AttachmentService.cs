@@ -250,7 +250,8 @@ public sealed partial class AttachmentService(
     {
         try
         {
-            return AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported, unprivileged);
+            return UserspaceMounts.Add(AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported, unprivileged),
+                request, context.Userspace);
         }
         catch (PlanException e)
         {

@@ -22,7 +22,9 @@ public static class DriftCheck
         AttachmentPlan plan;
         try
         {
-            plan = AttachmentPlanner.Plan(record.Request with { Mode = record.Mode }, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged);
+            plan = UserspaceMounts.Add(
+                AttachmentPlanner.Plan(record.Request with { Mode = record.Mode }, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged),
+                record.Request, context.Userspace);
         }
         catch (PlanException e)
         {
@@ -31,6 +33,11 @@ public static class DriftCheck
 
         var planned = plan.Lines.Select(Normalize).Order(StringComparer.Ordinal);
         var recorded = record.Lines.Select(l => Normalize(new PlannedLine(AttachmentEdit.IsDeviceKey(l.Key) ? PlannedLine.DevicesKey : l.Key, l.Value))).Order(StringComparer.Ordinal);
+        if (!planned.SequenceEqual(recorded) && UserspaceDrift(record, plan, context) is { } userspaceDrift)
+        {
+            return userspaceDrift;
+        }
+
         if (!planned.SequenceEqual(recorded))
         {
             var was = string.Join(", ", record.Nodes.Select(n => $"{n.Path} {n.Major}:{n.Minor}"));
@@ -42,6 +49,28 @@ public static class DriftCheck
         return missing.Count > 0
             ? new Drift(DriftStatus.EditedByHand, $"Lines GpuLxc wrote are gone from the config: {string.Join("; ", missing)}.", fix)
             : new Drift(DriftStatus.InSync, "The config holds every line, and they match the host's device nodes.", null);
+    }
+
+    /// <summary>
+    /// <see cref="DriftStatus.HostChanged"/> naming the driver versions when the device lines still match but the
+    /// userspace mounts do not (the host driver was upgraded): the container runs the old set until re-PUT and restart.
+    /// Null when the device lines differ too (the generic answer says more) or the userspace lines are the same.
+    /// </summary>
+    private static Drift? UserspaceDrift(AttachmentRecord record, AttachmentPlan plan, PlanContext context)
+    {
+        var recordedDevices = record.Lines.Where(l => !UserspaceMounts.IsUserspaceLine(l.Key, l.Value))
+            .Select(l => Normalize(new PlannedLine(AttachmentEdit.IsDeviceKey(l.Key) ? PlannedLine.DevicesKey : l.Key, l.Value))).Order(StringComparer.Ordinal);
+        var plannedDevices = plan.Lines.Where(l => !UserspaceMounts.IsUserspaceLine(l.Key, l.Value)).Select(Normalize).Order(StringComparer.Ordinal);
+        if (!recordedDevices.SequenceEqual(plannedDevices))
+        {
+            return null;
+        }
+
+        var was = UserspaceMounts.VersionOf(record.Lines.Where(l => UserspaceMounts.IsUserspaceLine(l.Key, l.Value)).Select(l => l.Value)) ?? "another version";
+        return new Drift(DriftStatus.HostChanged,
+            $"The container's driver userspace mounts name the files of driver {was}; the host has {context.Userspace?.Version} loaded now " +
+            $"(its files: {context.Userspace?.Source}). Until the lines are rewritten and the container restarts, it runs the old set.",
+            $"PUT /api/v1/containers/{record.ContainerId}/gpu?restart=true again (with the same body): it binds the loaded version's files. No guest install is needed.");
     }
 
     private static string Normalize(PlannedLine line) => $"{line.Key}\u0000{line.Value}";

@@ -35,7 +35,7 @@ public static class ContainersApi
         containers.MapGet("/{containerId}/driver", GetContainerDriverAsync).WithName("GetContainerDriver").Problems(Lookup);
         containers.MapPost("/{containerId}/driver/install", InstallContainerDriverAsync).WithName("InstallContainerDriver")
             .WithValidation<GuestDriverInstallRequest>()
-            .Problems([.. GuestJob, DriverProblems.UnknownDistribution, DriverProblems.MuslDistribution, DriverProblems.AptUnsupported]);
+            .Problems([.. GuestJob, DriverProblems.UnknownDistribution, DriverProblems.MuslDistribution, DriverProblems.AptUnsupported, DriverProblems.HostUserspace]);
         return api;
     }
 

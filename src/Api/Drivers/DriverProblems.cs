@@ -27,6 +27,10 @@ public static class DriverProblems
     public static readonly ApiProblem AptUnsupported = new(StatusCodes.Status409Conflict, "urn:gpulxc:problem:apt-unsupported",
         "apt cannot install the driver in this container.");
 
+    /// <summary>The container is attached with <c>userspace: host</c>: the host's files are bound in read-only, there is nothing to install.</summary>
+    public static readonly ApiProblem HostUserspace = new(StatusCodes.Status409Conflict, "urn:gpulxc:problem:host-userspace",
+        "The container uses the host's driver userspace.");
+
     /// <summary>What <see cref="GuestDrivers.PreflightAsync"/> refuses a job inside a container with (install, verify, re-sync).</summary>
     public static IReadOnlyList<ApiProblem> GuestPreconditions { get; } = [NoGpuAttached, NotRunning, HostDriverNotLoaded];
 }

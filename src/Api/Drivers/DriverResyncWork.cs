@@ -44,6 +44,14 @@ internal sealed class DriverResyncWork(
                     continue;
                 }
 
+                if (await guests.UsesHostUserspaceAsync(id, context.Cancellation))
+                {
+                    // Its files are the host's, bound in: a reinstall cannot apply; the attachment's drift says whether it needs a re-PUT.
+                    outcomes[id] = new ResyncedContainer(id, null, null, "skipped");
+                    await context.LogAsync($"container {id}: userspace host, nothing to install (after an upgrade: PUT /api/v1/containers/{id}/gpu?restart=true)");
+                    continue;
+                }
+
                 var before = (await NvmlLibraries.ReadAsync(backend, id, command => context.RunAsync(commands, command))).Loaded;
                 if (before == version)
                 {

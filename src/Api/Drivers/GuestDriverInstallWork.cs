@@ -62,6 +62,7 @@ internal sealed class GuestDriverInstallWork(GuestDrivers guests, GuestInstaller
         var (backend, hostVersion) = await context.StepAsync("preflight", async step =>
         {
             var checkedTarget = await guests.PreflightAsync(context.Target, context.Cancellation);
+            await guests.RefuseHostUserspaceAsync(context.Target, context.Cancellation);
             step.Message = $"running, GPU attached, host module {checkedTarget.HostVersion}";
             return checkedTarget;
         });

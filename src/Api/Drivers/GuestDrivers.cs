@@ -14,7 +14,8 @@ namespace GpuLxc.Api.Drivers;
 /// <param name="HostVersion">The host's loaded module version: the version the container must have exactly.</param>
 /// <param name="InstalledVersion">The container's userspace driver version as it loads: what <c>nvidia-smi</c> inside reports when it works, else the version of the file <c>libnvidia-ml.so.1</c> resolves to (other <c>libnvidia-ml.so.VERSION</c> files are never loaded); null when none loads, the container is not running, or no command runs inside it.</param>
 /// <param name="Match">Whether the two are equal (NVML works only then).</param>
-/// <param name="Method">How GpuLxc last installed it: <c>apt</c> or <c>runInstaller</c>; null when GpuLxc never did.</param>
+/// <param name="Method">How GpuLxc last installed it: <c>apt</c> or <c>runInstaller</c>; <c>host</c> when the attachment binds the host's
+/// own files in (<c>userspace: host</c>: the installed version is the host's by construction); null when GpuLxc never did.</param>
 /// <param name="InstalledBy">The job that last installed it.</param>
 /// <param name="Os">The container's distribution.</param>
 /// <param name="Notes">What could not be read, and why: a stale or missing <c>libnvidia-ml.so.1</c>, nvidia-smi's own error text, or the backend's error when commands cannot run inside the container at all.</param>
@@ -43,6 +44,9 @@ public sealed class GuestDrivers(
 {
     public static readonly TimeSpan ExecTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>The <see cref="ContainerDriver.Method"/> (and verify job's method) of a container attached with <c>userspace: host</c>.</summary>
+    public const string HostMethod = "host";
+
     /// <summary>The loaded kernel module's version, which every container must match exactly (<see cref="LoadedDriver"/>); null when none is loaded.</summary>
     public Task<string?> HostVersionAsync(CancellationToken cancellationToken) => loadedDriver.ReadVersionAsync(cancellationToken);
 
@@ -53,7 +57,27 @@ public sealed class GuestDrivers(
     public async Task<GuestTarget> CheckAsync(string containerId, CancellationToken cancellationToken)
     {
         var (backend, hostVersion) = await PreflightAsync(containerId, cancellationToken);
+        await RefuseHostUserspaceAsync(containerId, cancellationToken);
         return await DetectOsAsync(backend, containerId, hostVersion, cancellationToken);
+    }
+
+    /// <summary>Whether GpuLxc attached the container with <c>userspace: host</c> (the host's driver files bound in).</summary>
+    public async Task<bool> UsesHostUserspaceAsync(string containerId, CancellationToken cancellationToken) =>
+        (await attachmentStore.FindAsync(containerId, cancellationToken))?.Request.Userspace == UserspaceSource.Host;
+
+    /// <summary>
+    /// An install into a container that binds the host's files would write over read-only mounts, and is never
+    /// needed: refused.
+    /// </summary>
+    /// <exception cref="ProblemException"><see cref="DriverProblems.HostUserspace"/> (409).</exception>
+    public async Task RefuseHostUserspaceAsync(string containerId, CancellationToken cancellationToken)
+    {
+        if (await UsesHostUserspaceAsync(containerId, cancellationToken))
+        {
+            throw DriverProblems.HostUserspace.With(
+                $"Container {containerId} is attached with userspace host: the host's driver files of the loaded version are bound in, so nothing is installed in it.",
+                $"Nothing to do; after a host driver upgrade PUT /api/v1/containers/{containerId}/gpu?restart=true again. To install a driver in it instead, attach it with userspace installed first.");
+        }
     }
 
     /// <summary>The container exists and runs, has a GPU attached by GpuLxc, and the host driver is loaded.</summary>
@@ -179,8 +203,16 @@ public sealed class GuestDrivers(
             notes.Add("The container is not running: its driver can be read once it runs.");
         }
 
+        var method = last?.Result?.Method;
+        if (await UsesHostUserspaceAsync(containerId, cancellationToken))
+        {
+            method = HostMethod;
+            notes.Add("The attachment binds the host's own driver files in (userspace host): nothing is installed in the container; " +
+                      "after a host driver upgrade, PUT the attachment again and restart the container.");
+        }
+
         return new ContainerDriver(containerId, status, hostVersion, installed, installed is not null && installed == hostVersion,
-            last?.Result?.Method, last?.Id, os, notes);
+            method, method == HostMethod ? null : last?.Id, os, notes);
     }
 
     /// <summary>The single version <c>nvidia-smi</c> inside reports, or what it said when it failed (NVML's own words).</summary>

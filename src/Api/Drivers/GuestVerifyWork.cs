@@ -47,12 +47,28 @@ internal sealed class GuestVerifyWork(GuestDrivers guests, GuestInstaller instal
 
             step.Message = $"{paths.Count} device nodes present";
         });
+        var hostUserspace = await guests.UsesHostUserspaceAsync(context.Target, context.Cancellation);
         var version = await context.StepAsync("nvidiaSmi", async step =>
         {
-            var reported = await installer.VerifyAsync(context, target);
-            step.Message = $"nvidia-smi reports {reported}, the host's version";
+            string reported;
+            try
+            {
+                reported = await installer.VerifyAsync(context, target);
+            }
+            catch (JobFailedException e) when (hostUserspace)
+            {
+                // The container's files are the host's mounts: a mismatch means they are an old set or did not mount.
+                e.Error = e.Error with
+                {
+                    Fix = $"The container binds the host's driver files (userspace host): GET /api/v1/containers/{context.Target}/gpu shows the drift; " +
+                          $"PUT /api/v1/containers/{context.Target}/gpu?restart=true rebinds the loaded version's files.",
+                };
+                throw;
+            }
+
+            step.Message = $"nvidia-smi reports {reported}, the host's version" + (hostUserspace ? " (the host's own files, bound in)" : "");
             return reported;
         });
-        return new JobResult(hostVersion, version, Match: true);
+        return new JobResult(hostVersion, version, Method: hostUserspace ? GuestDrivers.HostMethod : null, Match: true);
     }
 }

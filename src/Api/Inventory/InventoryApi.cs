@@ -37,6 +37,7 @@ public static class InventoryApi
         services.AddSingleton<GpuInventory>();
         services.AddSingleton<HostDriverReader>();
         services.AddSingleton<LoadedDriver>();
+        services.AddSingleton<HostUserspaceReader>();
         services.AddSingleton<IValidator<GpuRoute>, GpuRouteValidator>();
         return services;
     }

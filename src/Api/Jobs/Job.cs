@@ -106,7 +106,7 @@ public sealed record JobError(string Code, string Message, string? Step = null, 
 /// <param name="HostVersion">The host's loaded kernel module version, which containers must match exactly.</param>
 /// <param name="InstalledVersion">The driver version the job installed or found (on the host, or in the container).</param>
 /// <param name="RebootRequired">Host install: the installed module differs from the loaded one until the host reboots.</param>
-/// <param name="Method">How the driver was installed: <c>package</c> / <c>apt</c> or <c>runInstaller</c>.</param>
+/// <param name="Method">How the driver was installed: <c>package</c> / <c>apt</c> or <c>runInstaller</c>; a verification of a container attached with <c>userspace: host</c> says <c>host</c>.</param>
 /// <param name="Packages">The packages installed, with their exact versions (<c>name=version</c>).</param>
 /// <param name="Match">Guest jobs: whether the container's userspace driver equals the host's version.</param>
 /// <param name="Containers">Re-sync: every attached container and what happened to it.</param>
@@ -123,7 +123,7 @@ public sealed record JobResult(
 /// <param name="ContainerId">The container.</param>
 /// <param name="Before">Its userspace driver version before the re-sync (null: none or unreadable).</param>
 /// <param name="After">Its version after the re-sync.</param>
-/// <param name="Outcome"><c>inSync</c>, <c>reinstalled</c>, <c>failed</c> or <c>skipped</c> (not running).</param>
+/// <param name="Outcome"><c>inSync</c>, <c>reinstalled</c>, <c>failed</c> or <c>skipped</c> (not running, or attached with <c>userspace: host</c>).</param>
 public sealed record ResyncedContainer(string ContainerId, string? Before, string? After, string Outcome);
 
 /// <summary>Lines of a job's log.</summary>

@@ -16,7 +16,8 @@ public sealed class RealLxcTests : IDisposable
     private const string NoDevice = "No such device or address";
     private const string Denied = "Operation not permitted";
 
-    private readonly string _name = $"gpulxc-ci-{Guid.NewGuid().ToString("N")[..8]}";
+    // GPULXC_REAL_LXC_PREFIX lets a developer's run keep its containers apart from CI's and other worktrees'.
+    private readonly string _name = $"{Environment.GetEnvironmentVariable("GPULXC_REAL_LXC_PREFIX") ?? "gpulxc-ci-"}{Guid.NewGuid().ToString("N")[..8]}";
     private readonly List<string> _standIns = [];
     private readonly HostTree _tree = new();
     private readonly uint _uvmMajor;
@@ -187,6 +188,64 @@ public sealed class RealLxcTests : IDisposable
 
         var verify = await WaitForJob(client, (await client.VerifyContainerGpuAsync(_name)).Id);
         Assert.True(verify.State == JobState.Succeeded, $"{verify.Error?.Step}: {verify.Error?.Message}");
+    }
+
+    [Fact]
+    public async Task TheHostsUserspaceIsBoundIntoAGuestWithoutNvidiaFilesAndGoneAfterDetach()
+    {
+        // The host's driver files: stand-ins in a real directory, listed by a CDI spec in the prepared /etc/cdi as
+        // the NVIDIA container toolkit writes it. The stand-in nvidia-smi prints what the library at its SONAME path
+        // holds, so that its output proves the loader's path works without anything installed in the guest.
+        var driver = Directory.CreateTempSubdirectory($"{_name}-driver-").FullName;
+        try
+        {
+            Directory.CreateDirectory($"{driver}/lib");
+            Directory.CreateDirectory($"{driver}/bin");
+            File.WriteAllText($"{driver}/lib/libnvidia-ml.so.550.127.05", "stand-in libnvidia-ml 550.127.05\n");
+            File.WriteAllText($"{driver}/bin/nvidia-smi", "#!/bin/sh\necho \"NVIDIA stand-in, driver $(cat /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1)\"\n");
+            File.SetUnixFileMode($"{driver}/bin/nvidia-smi", (UnixFileMode)0b111_101_101);
+            _tree.WithSymlink(driver, driver).WithFile("/etc/cdi/nvidia.yaml", $"""
+                cdiVersion: 0.5.0
+                kind: nvidia.com/gpu
+                containerEdits:
+                  mounts:
+                  - hostPath: {driver}/lib/libnvidia-ml.so.550.127.05
+                    containerPath: /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.127.05
+                  - hostPath: {driver}/bin/nvidia-smi
+                    containerPath: /usr/bin/nvidia-smi
+                """);
+            // A guest with its own (static) busybox and nothing of the host's /lib and /usr/lib.
+            File.WriteAllText($"/var/lib/lxc/{_name}/config",
+                string.Join('\n', BaseConfig().Split('\n').Where(l => !(l.StartsWith("lxc.mount.entry", StringComparison.Ordinal) && l.Contains("lib", StringComparison.Ordinal)))));
+            string[] guestFiles = ["usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1", "usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.127.05", "usr/bin/nvidia-smi"];
+            Assert.DoesNotContain(guestFiles, f => File.Exists($"/var/lib/lxc/{_name}/rootfs/{f}"));
+            using var factory = new GpuLxcApiFactory(_tree);
+            factory.Settings["GpuLxc:Host:Backend"] = "lxc";
+            factory.Settings["GpuLxc:Host:BinPath"] = "";
+            var client = factory.CreateGpuLxcClient();
+
+            var attached = await client.AttachGpuAsync(_name, new AttachRequest { Userspace = UserspaceSource.Host, Capabilities = [DriverCapability.Utility] });
+            HostTree.Run("lxc-start", "-n", _name);
+            WaitRunning();
+
+            Assert.Contains($"lxc.mount.entry = {driver}/lib/libnvidia-ml.so.550.127.05 usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 none bind,ro,optional,create=file", attached.Added);
+            Assert.Equal("NVIDIA stand-in, driver stand-in libnvidia-ml 550.127.05", Inside("nvidia-smi").Trim());
+            Assert.Contains("Read-only file system", Inside("echo x > /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.127.05"), StringComparison.Ordinal);
+            var status = await client.GetContainerDriverAsync(_name);
+            Assert.Equal(("host", "550.127.05", true), (status.Method, status.InstalledVersion, status.Match));
+
+            var detached = await client.DetachGpuAsync(_name, restart: true);
+            WaitRunning();
+
+            // LXC leaves its mount points behind: empty files with no permissions, which nothing can run or load.
+            Assert.True(detached.Restarted);
+            Assert.DoesNotContain("stand-in", Inside("nvidia-smi"), StringComparison.Ordinal);
+            Assert.All(guestFiles, f => Assert.True(!File.Exists($"/var/lib/lxc/{_name}/rootfs/{f}") || new FileInfo($"/var/lib/lxc/{_name}/rootfs/{f}").Length == 0, f));
+        }
+        finally
+        {
+            Directory.Delete(driver, recursive: true);
+        }
     }
 
     private static async Task<Job> WaitForJob(IGpuLxcClient client, string jobId)

@@ -73,6 +73,38 @@ public static partial class HostFixtures
         return tree;
     }
 
+    /// <summary>
+    /// <see cref="H100"/> with its driver's userspace laid out as the capture's loader cache and <c>which</c> show it:
+    /// each library the cache lists under <c>/usr/local/nvidia/lib64</c> as <c>NAME.so.580.159.04</c> with its
+    /// <c>.so.1</c> and <c>.so</c> links, a second <c>.so.1</c> link in <c>/lib</c>, and the programs in
+    /// <c>/usr/local/nvidia/bin</c>; plus the compute libraries the capture's grep left out but the 580 driver ships
+    /// (the PTX JIT, NVVM, gpucomp). The CUDA toolkit's <c>libcudart</c> is not the driver's and is left out.
+    /// </summary>
+    public static HostTree H100WithDriverFiles()
+    {
+        const string Version = "580.159.04";
+        const string Lib64 = "/usr/local/nvidia/lib64";
+        var tree = H100();
+        var stems = CacheLinePattern().Matches(Captures.H100Section("libnvidia-ml"))
+            .Where(m => m.Groups["dir"].Value == Lib64 && m.Groups["stem"].Value != "libcudart")
+            .Select(m => m.Groups["stem"].Value)
+            .Concat(["libnvidia-ptxjitcompiler", "libnvidia-nvvm", "libnvidia-gpucomp"])
+            .Distinct();
+        foreach (var stem in stems)
+        {
+            tree.WithFile($"{Lib64}/{stem}.so.{Version}", $"{stem} {Version}\n")
+                .WithSymlink($"{Lib64}/{stem}.so.1", $"{stem}.so.{Version}")
+                .WithSymlink($"/lib/{stem}.so.1", $"{Lib64}/{stem}.so.{Version}");
+        }
+
+        foreach (var program in Captures.H100Section("which").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            tree.WithFile(program.Trim(), "#!/bin/sh\n");
+        }
+
+        return tree;
+    }
+
     /// <summary>A fresh host: the GPU is driven by nouveau, no NVIDIA driver is installed.</summary>
     public static HostTree Nouveau() => new HostTree()
         .WithFile("/proc/sys/kernel/osrelease", "6.8.12-4-pve\n")
@@ -97,4 +129,7 @@ public static partial class HostFixtures
 
     [GeneratedRegex(@"^(?<perm>c[rwx-]{9}) +\d+ +\S+ +\S+ +(?<major>\d+), +(?<minor>\d+) .* (?<path>\S+)$", RegexOptions.Multiline)]
     private static partial Regex NodeLinePattern();
+
+    [GeneratedRegex(@"^\s*(?<stem>lib[A-Za-z0-9_-]+)\.so\.1 \(libc6,x86-64\) => (?<dir>/\S+)/", RegexOptions.Multiline)]
+    private static partial Regex CacheLinePattern();
 }
