@@ -32,6 +32,7 @@ public static class InventoryApi
     {
         services.AddSingleton<PciGpuScanner>();
         services.AddSingleton<DeviceNodeScanner>();
+        services.AddSingleton<BootNodeSourceReader>();
         services.AddSingleton<NvidiaSmiQuery>();
         services.AddSingleton<GpuInventory>();
         services.AddSingleton<HostDriverReader>();
