@@ -64,8 +64,14 @@ public enum DriftStatus
     /// <summary>The host's device majors or nodes changed (driver or kernel update): the lines are stale.</summary>
     HostChanged,
 
-    /// <summary>Nodes the attachment needs are missing on the host now.</summary>
+    /// <summary>
+    /// Nodes the attachment needs are missing on the host now; for a <c>devN</c> entry that means Proxmox refuses to
+    /// start the container (the detail says so).
+    /// </summary>
     NodesMissing,
+
+    /// <summary>A node's major disagrees with the one <c>/proc/devices</c> gives its driver: the container cannot use it.</summary>
+    NodesBroken,
 }
 
 /// <summary>Whether an attachment still holds, and what to do when it does not.</summary>
@@ -97,6 +103,7 @@ public sealed record Attachment(
 /// <param name="Added">Lines added to the config.</param>
 /// <param name="Removed">Lines removed from the config.</param>
 /// <param name="Diff">A unified diff of the config.</param>
+/// <param name="Warnings">What the attachment will not survive or do as asked (a node nothing recreates at boot); empty when none.</param>
 public sealed record AttachmentChange(
     Attachment? Attachment,
     bool Changed,
@@ -105,4 +112,11 @@ public sealed record AttachmentChange(
     bool Restarted,
     IReadOnlyList<string> Added,
     IReadOnlyList<string> Removed,
-    string Diff);
+    string Diff,
+    IReadOnlyList<AttachmentWarning> Warnings);
+
+/// <summary>Something the caller must know about an attachment that was made all the same.</summary>
+/// <param name="Node">The device node it is about, e.g. <c>/dev/nvidia-modeset</c>.</param>
+/// <param name="Message">What happens, and why.</param>
+/// <param name="Fix">What to do about it.</param>
+public sealed record AttachmentWarning(string Node, string Message, string Fix);

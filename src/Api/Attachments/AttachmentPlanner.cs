@@ -12,12 +12,19 @@ public sealed record PlannedLine(string Key, string Value)
     public bool IsDeviceEntry => Key == DevicesKey;
 }
 
-public sealed record AttachmentPlan(AttachmentMode Mode, IReadOnlyList<string> Gpus, IReadOnlyList<PlannedLine> Lines, IReadOnlyList<AttachedNode> Nodes);
+/// <summary>The lines to write, the GPUs (by PCI address) and nodes they pass, and what the caller must be told.</summary>
+public sealed record AttachmentPlan(AttachmentMode Mode, IReadOnlyList<string> Gpus, IReadOnlyList<PlannedLine> Lines, IReadOnlyList<AttachedNode> Nodes,
+    IReadOnlyList<AttachmentWarning> Warnings);
 
-/// <summary>The plan cannot be made on this host as it is; <see cref="Fix"/> says what to do.</summary>
-public sealed class PlanException(string message, string fix) : Exception(message)
+/// <summary>
+/// The plan cannot be made on this host as it is; <see cref="Fix"/> says what to do, <see cref="Status"/> what an
+/// existing attachment's drift is for the same reason.
+/// </summary>
+public sealed class PlanException(string message, string fix, DriftStatus status = DriftStatus.NodesMissing) : Exception(message)
 {
     public string Fix { get; } = fix;
+
+    public DriftStatus Status { get; } = status;
 }
 
 /// <summary>
@@ -26,13 +33,21 @@ public sealed class PlanException(string message, string fix) : Exception(messag
 /// </summary>
 public static class AttachmentPlanner
 {
+    /// <summary>
+    /// The plan for <paramref name="request"/>. <see cref="PlanException"/> when a GPU id names no GPU or one not bound to
+    /// nvidia, when a required node is missing, or when a node to pass disagrees with the major <c>/proc/devices</c>
+    /// gives its driver (status <see cref="DriftStatus.NodesBroken"/>: an allow rule for a major the kernel never gave
+    /// the driver lets nothing work). <paramref name="boot"/> says which nodes come back after a reboot; null: all do
+    /// (see <see cref="BootSafety"/>).
+    /// </summary>
     public static AttachmentPlan Plan(
         AttachRequest request,
         IReadOnlyList<Gpu> gpus,
         DeviceNodeScan nodes,
         CgroupVersion cgroup,
         bool deviceEntriesSupported,
-        bool unprivileged)
+        bool unprivileged,
+        BootNodeSources? boot = null)
     {
         var selected = Select(request, gpus);
         var mode = request.Mode switch
@@ -70,12 +85,58 @@ public static class AttachmentPlanner
             .Select(node => node!)
             .OrderBy(node => node.Path, StringComparer.Ordinal)
             .ToList();
+        RefuseBrokenNodes(wanted.Select(path => byPath.GetValueOrDefault(path)).OfType<DeviceNode>().Where(n => n is { Present: true, MajorMatches: false }).ToList());
 
-        var lines = mode == AttachmentMode.Dev
-            ? passed.Select(node => new PlannedLine(PlannedLine.DevicesKey, DeviceEntry(node, unprivileged))).ToList()
-            : RawLines(passed, selected.Count == gpus.Count(g => g.KernelDriver == "nvidia"), cgroup);
+        var warnings = new List<AttachmentWarning>();
+        List<PlannedLine> lines;
+        if (mode == AttachmentMode.Dev)
+        {
+            var safety = BootSafety.Of(passed, boot);
+            lines = safety.DeviceEntries.Select(node => new PlannedLine(PlannedLine.DevicesKey, DeviceEntry(node, unprivileged))).ToList();
+            lines.AddRange(OptionalLines(safety.OptionalMounts, cgroup));
+            warnings.AddRange(safety.Warnings);
+        }
+        else
+        {
+            lines = RawLines(passed, selected.Count == gpus.Count(g => g.KernelDriver == "nvidia"), cgroup);
+        }
+
         return new AttachmentPlan(mode, selected.Select(g => g.PciAddress).ToList(), lines,
-            passed.Select(n => new AttachedNode(n.Path, n.Major!.Value, n.Minor!.Value)).ToList());
+            passed.Select(n => new AttachedNode(n.Path, n.Major!.Value, n.Minor!.Value)).ToList(), warnings);
+    }
+
+    /// <summary>The fix for nodes whose major disagrees with <c>/proc/devices</c> (the <c>device-node-majors</c> check's).</summary>
+    public static string RecreateFix(IEnumerable<string> paths) =>
+        $"Delete the stale nodes ({string.Join(" ", paths)}) and recreate them with `nvidia-modprobe -c0 -u`; then re-attach the containers (PUT /api/v1/containers/{{id}}/gpu).";
+
+    private static void RefuseBrokenNodes(List<DeviceNode> broken)
+    {
+        if (broken.Count == 0)
+        {
+            return;
+        }
+
+        var what = broken.Select(n => n.Type == HostAccess.HostFileType.CharacterDevice
+            ? Invariant($"{n.Path} is {n.Major}:{n.Minor}, but /proc/devices gives {DriverName(n.Path)} major {n.ExpectedMajor}")
+            : $"{n.Path} is a {n.Type}, not a character device");
+        throw new PlanException($"Device nodes disagree with the kernel: {string.Join("; ", what)}. A container given them could not use the GPU.",
+            RecreateFix(broken.Select(n => n.Path)), DriftStatus.NodesBroken);
+    }
+
+    private static string DriverName(string path) =>
+        path.StartsWith(DeviceNodeScanner.Uvm, StringComparison.Ordinal) ? "nvidia-uvm"
+        : path.StartsWith(DeviceNodeScanner.CapsDirectory + "/", StringComparison.Ordinal) ? "nvidia-caps"
+        : "nvidia";
+
+    /// <summary>
+    /// Raw lines for nodes a <c>devN</c> entry must not name: one allow rule per node (never a whole major, which would
+    /// reach the other GPUs) and a bind mount that LXC skips when the node is missing.
+    /// </summary>
+    private static IEnumerable<PlannedLine> OptionalLines(IReadOnlyList<DeviceNode> nodes, CgroupVersion cgroup)
+    {
+        var allowKey = cgroup == CgroupVersion.V2 ? "lxc.cgroup2.devices.allow" : "lxc.cgroup.devices.allow";
+        return nodes.Select(n => new PlannedLine(allowKey, Invariant($"c {n.Major}:{n.Minor} rwm")))
+            .Concat(nodes.Select(n => new PlannedLine("lxc.mount.entry", $"{n.Path} {n.Path[1..]} none bind,optional,create=file")));
     }
 
     private static List<Gpu> Select(AttachRequest request, IReadOnlyList<Gpu> gpus)

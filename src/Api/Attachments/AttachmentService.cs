@@ -99,15 +99,17 @@ public sealed partial class AttachmentService(
         var record = await store.FindAsync(containerId, cancellationToken);
         var context = await planContexts.ReadAsync(cancellationToken);
         var plan = Plan(request, context, await backend.SupportsDeviceEntriesAsync(cancellationToken), unprivileged);
+        GpuIdentity.RefuseIndexThatMoves(containerId, request, record, plan, context.Gpus);
 
         var before = Texts(config);
         var lines = AttachmentEdit.Attach(config, record, plan.Lines);
-        var newRecord = new AttachmentRecord(containerId, backend.Kind.ToString(), request, plan.Mode, plan.Gpus, lines.Lines, plan.Nodes, time.GetUtcNow());
+        var newRecord = new AttachmentRecord(containerId, backend.Kind.ToString(), GpuIdentity.Resolved(request, plan), plan.Mode, plan.Gpus, lines.Lines, plan.Nodes, time.GetUtcNow());
         var saveRecord = lines.Changed || record is null || !AttachmentEdit.SameAttachment(record, newRecord);
         var diff = UnifiedDiff.Create(backend.ConfigPath(containerId), before, Texts(config));
         var attachment = ToAttachment(newRecord, config, context, unprivileged);
-        return await CommitAsync(new PendingChange(backend, containerId, "attach", bytes, config, lines.Added, lines.Removed, diff,
+        var (change, etag) = await CommitAsync(new PendingChange(backend, containerId, "attach", bytes, config, lines.Added, lines.Removed, diff,
             saveRecord ? newRecord : record, saveRecord, attachment), edit, cancellationToken);
+        return (change with { Warnings = plan.Warnings }, etag);
     }
 
     private async Task<(AttachmentChange Change, string ETag)> DetachLockedAsync(IContainerBackend backend, string containerId, Edit edit, CancellationToken cancellationToken)
@@ -117,7 +119,7 @@ public sealed partial class AttachmentService(
         if (record is null)
         {
             // Detaching what is not attached is done already: DELETE stays idempotent.
-            return (new AttachmentChange(null, false, edit.DryRun, false, false, [], [], ""), ETag(bytes));
+            return (new AttachmentChange(null, false, edit.DryRun, false, false, [], [], "", []), ETag(bytes));
         }
 
         var before = Texts(config);
@@ -154,7 +156,7 @@ public sealed partial class AttachmentService(
         var running = change.Changed && await backend.StatusAsync(containerId, cancellationToken) == ContainerStatus.Running;
         if (edit.DryRun)
         {
-            return (new AttachmentChange(change.Attachment, change.Changed, true, running, false, change.Added, change.Removed, change.Diff), ETag(change.Original));
+            return (new AttachmentChange(change.Attachment, change.Changed, true, running, false, change.Added, change.Removed, change.Diff, []), ETag(change.Original));
         }
 
         var written = change.Original;
@@ -173,7 +175,7 @@ public sealed partial class AttachmentService(
             await store.SaveAsync(containerId, change.Record, edit.KeyName, change.Action, change.Diff, change.Changed ? CancellationToken.None : cancellationToken);
         }
 
-        return (new AttachmentChange(change.Attachment, change.Changed, false, running, false, change.Added, change.Removed, change.Diff), ETag(written));
+        return (new AttachmentChange(change.Attachment, change.Changed, false, running, false, change.Added, change.Removed, change.Diff, []), ETag(written));
     }
 
     /// <summary>
@@ -250,7 +252,7 @@ public sealed partial class AttachmentService(
     {
         try
         {
-            return UserspaceMounts.Add(AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported, unprivileged),
+            return UserspaceMounts.Add(AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported, unprivileged, context.Boot),
                 request, context.Userspace);
         }
         catch (PlanException e)

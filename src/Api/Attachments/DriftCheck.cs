@@ -1,4 +1,5 @@
 using GpuLxc.Api.Containers.Config;
+using GpuLxc.Api.Inventory;
 
 namespace GpuLxc.Api.Attachments;
 
@@ -9,26 +10,51 @@ namespace GpuLxc.Api.Attachments;
 public static class DriftCheck
 {
     /// <summary>
-    /// Replans the recorded request against the host as it is now and compares with what the config says. In order:
-    /// <see cref="DriftStatus.NodesMissing"/> when the plan cannot be made now (the planner's reason and fix);
-    /// <see cref="DriftStatus.HostChanged"/> when the plan's lines differ from the recorded ones (<c>devN</c> keys
-    /// count as one); <see cref="DriftStatus.EditedByHand"/> when a recorded line is gone from the config; else
-    /// <see cref="DriftStatus.InSync"/>. <paramref name="unprivileged"/> is the container's privilege now: its
-    /// <c>dev</c> entries carry gid and mode.
+    /// Replans the recorded request — its GPUs by the PCI addresses recorded, never by index — against the host as it is
+    /// now and compares with what the config says. In order: <see cref="DriftStatus.NodesMissing"/> when a <c>devN</c>
+    /// entry in the config names a node the host lacks (Proxmox will not start the container), or when the plan cannot be
+    /// made now for a missing node (the planner's reason and fix); <see cref="DriftStatus.NodesBroken"/> when a node's
+    /// major disagrees with <c>/proc/devices</c>; <see cref="DriftStatus.HostChanged"/> when the plan's lines differ
+    /// from the recorded ones (<c>devN</c> keys count as one); <see cref="DriftStatus.EditedByHand"/> when a recorded line
+    /// is gone from the config; else <see cref="DriftStatus.InSync"/>. A node made on first use that is absent now and is
+    /// passed by an optional mount is harmless: the container starts without it, so it changes nothing.
+    /// <paramref name="unprivileged"/> is the container's privilege now: its <c>dev</c> entries carry gid and mode.
     /// </summary>
     public static Drift Of(AttachmentRecord record, ConfigText config, PlanContext context, bool unprivileged)
     {
-        var fix = $"PUT /api/v1/containers/{record.ContainerId}/gpu again (with the same body) to rewrite the lines.";
+        var put = $"PUT /api/v1/containers/{record.ContainerId}/gpu again with {GpuIdentity.FixBody(record)}";
+        var fix = $"{put} to rewrite the lines.";
+        var present = context.Nodes.Nodes.Where(n => n.Present).Select(n => n.Path).ToHashSet(StringComparer.Ordinal);
+        var dangling = record.Lines
+            .Where(l => AttachmentEdit.IsDeviceKey(l.Key) && !present.Contains(l.Value.Split(',')[0]) && config.Find(l.Key, l.Value).Any())
+            .ToList();
+        if (dangling.Count > 0)
+        {
+            var paths = dangling.Select(l => l.Value.Split(',')[0]).ToList();
+            return new Drift(DriftStatus.NodesMissing,
+                $"Proxmox will not start container {record.ContainerId}: its config has {string.Join(", ", dangling.Select(l => $"{l.Key}: {l.Value}"))}, " +
+                $"and the host has no {string.Join(", ", paths)} (nothing recreated it at boot).",
+                $"Create {string.Join(", ", paths)} (`{string.Join("`, `", paths.Select(BootSafety.CreateCommand).Distinct())}`) and have it created at every boot, " +
+                $"or {put} to pass it as an optional mount instead.");
+        }
+
+        // A first-use node passed by an optional mount may be absent: plan as if it were there, so that it changes nothing.
+        var harmless = record.Nodes.Where(n => !present.Contains(n.Path) && !BootSafety.IsEssential(n.Path) && n.Path != DeviceNodeScanner.Uvm).ToList();
+        var nodes = context.Nodes with
+        {
+            Nodes = [.. context.Nodes.Nodes.Where(n => n.Present || !harmless.Any(h => h.Path == n.Path)),
+                .. harmless.Select(h => new DeviceNode(h.Path, true, false, HostAccess.HostFileType.CharacterDevice, h.Major, h.Minor, "0666", 0, 0, null, null))],
+        };
         AttachmentPlan plan;
         try
         {
             plan = UserspaceMounts.Add(
-                AttachmentPlanner.Plan(record.Request with { Mode = record.Mode }, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged),
+                AttachmentPlanner.Plan(GpuIdentity.Replan(record), context.Gpus, nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged, context.Boot),
                 record.Request, context.Userspace);
         }
         catch (PlanException e)
         {
-            return new Drift(DriftStatus.NodesMissing, e.Message, e.Fix);
+            return new Drift(e.Status, e.Message, e.Fix);
         }
 
         var planned = plan.Lines.Select(Normalize).Order(StringComparer.Ordinal);
@@ -46,9 +72,13 @@ public static class DriftCheck
         }
 
         var missing = record.Lines.Where(l => !config.Find(l.Key, l.Value).Any()).Select(l => config.FormatSetting(l.Key, l.Value)).ToList();
-        return missing.Count > 0
-            ? new Drift(DriftStatus.EditedByHand, $"Lines GpuLxc wrote are gone from the config: {string.Join("; ", missing)}.", fix)
-            : new Drift(DriftStatus.InSync, "The config holds every line, and they match the host's device nodes.", null);
+        if (missing.Count > 0)
+        {
+            return new Drift(DriftStatus.EditedByHand, $"Lines GpuLxc wrote are gone from the config: {string.Join("; ", missing)}.", fix);
+        }
+
+        return new Drift(DriftStatus.InSync, "The config holds every line, and they match the host's device nodes." + (harmless.Count == 0 ? "" :
+            $" {string.Join(", ", harmless.Select(h => h.Path))} is absent now (made on first use); its mount is optional, so the container starts without it."), null);
     }
 
     /// <summary>

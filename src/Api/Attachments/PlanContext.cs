@@ -8,19 +8,23 @@ namespace GpuLxc.Api.Attachments;
 /// <param name="Nodes">The NVIDIA device nodes, <c>stat(2)</c>-ed now, with the majors <c>/proc/devices</c> gives.</param>
 /// <param name="Cgroup">Which cgroup version holds the devices controller (picks the <c>lxc.cgroup*</c> key).</param>
 /// <param name="Userspace">The loaded driver's userspace files, for <c>userspace: host</c>; null when no module is loaded.</param>
-public sealed record PlanContext(IReadOnlyList<Gpu> Gpus, DeviceNodeScan Nodes, CgroupVersion Cgroup, HostUserspace? Userspace = null);
+/// <param name="Boot">What recreates the nodes at boot; null when unknown (every node counts as recreated).</param>
+public sealed record PlanContext(IReadOnlyList<Gpu> Gpus, DeviceNodeScan Nodes, CgroupVersion Cgroup, HostUserspace? Userspace = null, BootNodeSources? Boot = null);
 
 /// <summary>
 /// Reads a <see cref="PlanContext"/>; shared by attaching (what to write) and by every drift check, in the attachment
 /// and container views alike, so that both compare against the same reading of the host.
 /// </summary>
-public sealed class PlanContextReader(GpuInventory inventory, DeviceNodeScanner nodeScanner, HostInfoReader hostInfo, HostUserspaceReader userspace)
+public sealed class PlanContextReader(GpuInventory inventory, DeviceNodeScanner nodeScanner, HostInfoReader hostInfo, HostUserspaceReader userspace, BootNodeSourceReader bootSources)
 {
-    /// <summary>The host as it is now: the GPUs, then the nodes of the GPUs bound to nvidia, then the cgroup version, then the driver's userspace files.</summary>
+    /// <summary>
+    /// The host as it is now: the GPUs, then the nodes of the GPUs bound to nvidia, the cgroup version, the driver's
+    /// userspace files, what recreates nodes at boot.
+    /// </summary>
     public async Task<PlanContext> ReadAsync(CancellationToken cancellationToken)
     {
         var gpus = await inventory.TopologyGpusAsync(refresh: false, cancellationToken);
         return new PlanContext(gpus, await nodeScanner.ScanAsync(GpuInventory.BoundMinors(gpus), cancellationToken), hostInfo.ReadCgroupVersion(),
-            await userspace.ReadAsync(cancellationToken));
+            await userspace.ReadAsync(cancellationToken), await bootSources.ReadAsync(cancellationToken));
     }
 }

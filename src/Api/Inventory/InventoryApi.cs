@@ -33,6 +33,7 @@ public static class InventoryApi
         services.AddSingleton<PciGpuScanner>();
         services.AddSingleton<VmPassthroughReader>();
         services.AddSingleton<DeviceNodeScanner>();
+        services.AddSingleton<BootNodeSourceReader>();
         services.AddSingleton<NvidiaSmiQuery>();
         services.AddSingleton<GpuInventory>();
         services.AddSingleton<HostDriverReader>();

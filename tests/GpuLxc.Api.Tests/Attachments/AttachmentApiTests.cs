@@ -24,10 +24,14 @@ public sealed class AttachmentApiTests
         Assert.False(change.Restarted);
         Assert.Equal(AttachmentMode.Dev, change.Attachment!.Mode);
         Assert.Equal(["0000:01:00.0"], change.Attachment.Gpus);
-        Assert.Contains("cores: 4\ndev0: /dev/nvidia-caps/nvidia-cap1,mode=0400\n", written, StringComparison.Ordinal);
-        Assert.Contains("dev5: /dev/nvidia0,mode=0666\ndev6: /dev/nvidiactl,mode=0666\nfeatures: nesting=1\n", written, StringComparison.Ordinal);
-        Assert.Equal(7, change.Added.Count);
-        Assert.Contains("+dev3: /dev/nvidia-uvm,mode=0666", change.Diff, StringComparison.Ordinal);
+        // The demo host's udev rule recreates nvidia0, nvidiactl and both uvm nodes at boot, but not modeset and the
+        // caps: those are optional mounts, so that a reboot cannot stop the container from starting (issue 13, C).
+        Assert.Contains("cores: 4\ndev0: /dev/nvidia-uvm,mode=0666\ndev1: /dev/nvidia-uvm-tools,mode=0666\ndev2: /dev/nvidia0,mode=0666\ndev3: /dev/nvidiactl,mode=0666\nfeatures: nesting=1\n", written, StringComparison.Ordinal);
+        Assert.Contains("lxc.mount.entry: /dev/nvidia-modeset dev/nvidia-modeset none bind,optional,create=file", written, StringComparison.Ordinal);
+        Assert.Contains("lxc.cgroup2.devices.allow: c 511:1 rwm", written, StringComparison.Ordinal);
+        Assert.Equal(10, change.Added.Count);
+        Assert.Equal(["/dev/nvidia-caps/nvidia-cap1", "/dev/nvidia-caps/nvidia-cap2", "/dev/nvidia-modeset"], change.Warnings.Select(w => w.Node));
+        Assert.Contains("+dev0: /dev/nvidia-uvm,mode=0666", change.Diff, StringComparison.Ordinal);
         Assert.Contains(change.Attachment.DeviceNodes, n => n.Path == "/dev/nvidia-uvm" && n.Major == 509);
         Assert.Equal(original, Backups(factory, "101").Single());
     }
