@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using GpuLxc.Api.Containers.Config;
 
 namespace GpuLxc.Api.Attachments;
 
@@ -61,6 +62,8 @@ public sealed record Drift(DriftStatus Status, string Detail, string? Fix);
 /// <param name="DeviceNodes">The device nodes passed, with their majors and minors.</param>
 /// <param name="Drift">Whether the config and the host still agree with what GpuLxc wrote.</param>
 /// <param name="UpdatedAt">When GpuLxc last wrote the attachment.</param>
+/// <param name="Confinement">Whether the container denies devices by default; when not, root inside can create the GPU's
+/// nodes itself and a detach does not revoke the GPU.</param>
 public sealed record Attachment(
     string ContainerId,
     AttachmentMode Mode,
@@ -68,7 +71,8 @@ public sealed record Attachment(
     IReadOnlyList<ManagedLine> Lines,
     IReadOnlyList<AttachedNode> DeviceNodes,
     Drift Drift,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    DeviceConfinement? Confinement = null);
 
 /// <summary>What a PUT or DELETE did, or with <c>dryRun</c> would do.</summary>
 /// <param name="Attachment">The attachment after the change; null after a detach.</param>
@@ -79,6 +83,8 @@ public sealed record Attachment(
 /// <param name="Added">Lines added to the config.</param>
 /// <param name="Removed">Lines removed from the config.</param>
 /// <param name="Diff">A unified diff of the config.</param>
+/// <param name="HandMadeLines">After an attach: the config's GPU lines GpuLxc did not write and left in place (a setup
+/// made by hand or by a script), each with what is stale about it on this host; null after a detach.</param>
 public sealed record AttachmentChange(
     Attachment? Attachment,
     bool Changed,
@@ -87,4 +93,5 @@ public sealed record AttachmentChange(
     bool Restarted,
     IReadOnlyList<string> Added,
     IReadOnlyList<string> Removed,
-    string Diff);
+    string Diff,
+    IReadOnlyList<HandMadeLine>? HandMadeLines = null);

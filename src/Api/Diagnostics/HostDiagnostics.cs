@@ -5,7 +5,8 @@ using GpuLxc.Api.Inventory;
 namespace GpuLxc.Api.Diagnostics;
 
 /// <summary>Checks the host against everything a container needs to use its GPU; each failure says how to fix it.</summary>
-public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files)
+public sealed partial class HostDiagnostics(
+    GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files, IHostCommandRunner commands, ContainerAudit containerAudit)
 {
     public async Task<DiagnosticsReport> RunAsync(CancellationToken cancellationToken)
     {
@@ -15,6 +16,7 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
         var driver = await drivers.ReadAsync(cancellationToken);
         var loaded = driver.LoadedVersion is not null;
         var nouveau = driver.Modules.Any(m => m.Name == "nouveau" && m.Loaded);
+        var containers = await containerAudit.ReadAsync(cancellationToken);
 
         List<DiagnosticCheck> checks =
         [
@@ -27,11 +29,13 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
             NodesPresent(driver, loaded),
             NodeMajors(driver, loaded),
             ModulesLoad(driver),
-            UdevRule(driver),
+            await UdevRuleAsync(cancellationToken),
             Headers(driver),
             Dkms(driver),
             SecureBoot(driver),
             await CgroupKeysAsync(host.CgroupVersion, cancellationToken),
+            ContainerAudit.GpuLinesCheck(containers),
+            ContainerAudit.ConfinementCheck(containers),
             Nvenc(gpus),
             Persistenced(driver, loaded),
         ];
@@ -118,7 +122,7 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
         return missing.Count == 0
             ? Pass(Id, Title, string.Join(", ", driver.DeviceNodes.Where(n => n.Present).Select(n => $"{n.Path} ({n.Major}:{n.Minor})")))
             : Fail(Id, Title, $"Missing: {string.Join(", ", missing)}.",
-                "Create them: `nvidia-smi` (GPU and control nodes) and `nvidia-modprobe -c0 -u` (nvidia-uvm); install the udev rule and boot unit so that they exist at every boot.");
+                "Create them: `nvidia-smi` (GPU and control nodes) and `nvidia-modprobe -c0 -u` (nvidia-uvm); the udev-rule and modules-load checks say what makes them exist at every boot.");
     }
 
     private static DiagnosticCheck NodeMajors(HostDriver driver, bool loaded)
@@ -143,10 +147,31 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
             "without them the device nodes may not exist when containers start.",
             "Write `nvidia` and `nvidia_uvm` (one per line) to /etc/modules-load.d/nvidia.conf and run `update-initramfs -u -k all`.");
 
-    private static DiagnosticCheck UdevRule(HostDriver driver) => driver.UdevRules.Count > 0
-        ? Pass("udev-rule", "A udev rule creates the device nodes", string.Join(", ", driver.UdevRules))
-        : Warn("udev-rule", "A udev rule creates the device nodes", "No udev rule mentions the nvidia modules: /dev/nvidia-uvm is not created until something uses CUDA.",
-            "Add /etc/udev/rules.d/70-nvidia.rules running `nvidia-smi -L` on KERNEL==\"nvidia\" and `nvidia-modprobe -c0 -u` on KERNEL==\"nvidia_uvm\" (the host driver install does this).");
+    /// <summary>
+    /// Every rules file udev reads (a file in /etc/udev/rules.d hides the one of the same name in /usr/lib and /lib),
+    /// parsed as udev parses it; a program a rule runs exists when it is on the host or on the command path.
+    /// </summary>
+    private async Task<DiagnosticCheck> UdevRuleAsync(CancellationToken cancellationToken)
+    {
+        var rules = new List<UdevRule>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var directory in (string[])["/etc/udev/rules.d", "/usr/lib/udev/rules.d", "/lib/udev/rules.d"])
+        {
+            foreach (var file in files.ListDirectory(directory, "*.rules").Where(f => seen.Add(Path.GetFileName(f))))
+            {
+                rules.AddRange(UdevRuleParser.Parse(file, await files.TryReadTextAsync(file, cancellationToken) ?? ""));
+            }
+        }
+
+        return UdevNodeRules.Check(rules, ProgramExists);
+    }
+
+    private bool ProgramExists(string program) =>
+        (program.StartsWith('/') && files.FileExists(program)) ||
+        (ProgramName().IsMatch(Path.GetFileName(program)) && commands.FindExecutable(Path.GetFileName(program)) is not null);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9_.+-]+$")]
+    private static partial System.Text.RegularExpressions.Regex ProgramName();
 
     private static DiagnosticCheck Headers(HostDriver driver) => driver.Headers.Present
         ? Pass("kernel-headers", "Headers for the running kernel are installed", driver.Headers.Path ?? "")
