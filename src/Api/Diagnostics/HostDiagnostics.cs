@@ -6,7 +6,8 @@ namespace GpuLxc.Api.Diagnostics;
 
 /// <summary>Checks the host against everything a container needs to use its GPU; each failure says how to fix it.</summary>
 public sealed partial class HostDiagnostics(
-    GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files, IHostCommandRunner commands, ContainerAudit containerAudit)
+    GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files, IHostCommandRunner commands, ContainerAudit containerAudit,
+    DriverPropertyChecks properties)
 {
     public async Task<DiagnosticsReport> RunAsync(CancellationToken cancellationToken)
     {
@@ -31,13 +32,13 @@ public sealed partial class HostDiagnostics(
             ModulesLoad(driver),
             await UdevRuleAsync(cancellationToken),
             Headers(driver),
-            Dkms(driver),
-            SecureBoot(driver),
+            await properties.DkmsAsync(driver, cancellationToken),
+            await properties.SecureBootAsync(driver, cancellationToken),
             await CgroupKeysAsync(host.CgroupVersion, cancellationToken),
             ContainerAudit.GpuLinesCheck(containers),
             ContainerAudit.ConfinementCheck(containers),
             Nvenc(gpus),
-            Persistenced(driver, loaded),
+            await properties.PersistenceModeAsync(driver, loaded, cancellationToken),
         ];
         return new DiagnosticsReport(checks.Max(c => c.Status == CheckStatus.Skip ? CheckStatus.Pass : c.Status), checks);
     }
@@ -179,34 +180,6 @@ public sealed partial class HostDiagnostics(
             $"No headers for {driver.Headers.Kernel ?? "the running kernel"}: DKMS cannot rebuild the module after a kernel update.",
             $"Install them: `apt install proxmox-headers-{driver.Headers.Kernel}` on Proxmox VE 8+, `linux-headers-{driver.Headers.Kernel}` on Debian/Ubuntu.");
 
-    private static DiagnosticCheck Dkms(HostDriver driver)
-    {
-        const string Id = "dkms-built", Title = "DKMS has built the module for the running kernel";
-        if (driver.Dkms is null || driver.Dkms.Count == 0)
-        {
-            return Skip(Id, Title, driver.Dkms is null ? "DKMS is not installed." : "The nvidia module is not managed by DKMS.");
-        }
-
-        var built = driver.Dkms.Where(e => e.Kernel == driver.Headers.Kernel && e.Status.StartsWith("installed", StringComparison.Ordinal)).ToList();
-        return built.Count > 0
-            ? Pass(Id, Title, $"{built[0].Module}/{built[0].Version} is installed for {built[0].Kernel}.")
-            : Fail(Id, Title, $"DKMS has no installed build for {driver.Headers.Kernel}: {string.Join("; ", driver.Dkms.Select(e => $"{e.Module}/{e.Version} {e.Kernel} {e.Status}"))}.",
-                $"Install the headers for {driver.Headers.Kernel}, then `dkms autoinstall -k {driver.Headers.Kernel}`.");
-    }
-
-    private static DiagnosticCheck SecureBoot(HostDriver driver)
-    {
-        const string Id = "secure-boot", Title = "Secure Boot will load the module";
-        return driver.SecureBoot switch
-        {
-            "enabled" when driver.ModuleSigner is null => Fail(Id, Title, "Secure Boot is enabled and the nvidia module is not signed: the kernel refuses to load it.",
-                "Sign the module with an enrolled MOK (DKMS does this once `mokutil --import /var/lib/dkms/mok.pub` is done and confirmed at reboot), or disable Secure Boot."),
-            "enabled" => Pass(Id, Title, $"Secure Boot is enabled and the module is signed by {driver.ModuleSigner}."),
-            "unknown" => Warn(Id, Title, "The Secure Boot state could not be read.", "Check with `mokutil --sb-state`."),
-            var state => Pass(Id, Title, $"Secure Boot is {state}."),
-        };
-    }
-
     private async Task<DiagnosticCheck> CgroupKeysAsync(CgroupVersion cgroup, CancellationToken cancellationToken)
     {
         const string Id = "cgroup-keys", Title = "Container configs use the device key of this host's cgroup version";
@@ -251,14 +224,6 @@ public sealed partial class HostDiagnostics(
             : Warn(Id, Title, string.Join("; ", gpus.Select(g => g.Nvenc.Reason)) + " Hardware transcoding (Jellyfin, Plex, Frigate) cannot use it.",
                 "Use a GPU with NVENC for transcoding; compute workloads (Ollama, CUDA) are unaffected.");
     }
-
-    private static DiagnosticCheck Persistenced(HostDriver driver, bool loaded) => !loaded
-        ? Skip("persistenced", "nvidia-persistenced keeps the GPU initialised", "No driver is loaded.")
-        : driver.PersistencedRunning
-            ? Pass("persistenced", "nvidia-persistenced keeps the GPU initialised", "nvidia-persistenced is running.")
-            : Warn("persistenced", "nvidia-persistenced keeps the GPU initialised",
-                "nvidia-persistenced is not running: the GPU is re-initialised for every first client, adding seconds of latency.",
-                "`systemctl enable --now nvidia-persistenced`.");
 
     private static DiagnosticCheck Pass(string id, string title, string detail) => new(id, title, CheckStatus.Pass, detail, null);
 
