@@ -7,7 +7,7 @@ namespace GpuLxc.Api.Diagnostics;
 /// <summary>Checks the host against everything a container needs to use its GPU; each failure says how to fix it.</summary>
 public sealed partial class HostDiagnostics(
     GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files, IHostCommandRunner commands, ContainerAudit containerAudit,
-    DriverPropertyChecks properties)
+    DriverPropertyChecks properties, ModulesLoadFiles modulesLoad)
 {
     public async Task<DiagnosticsReport> RunAsync(CancellationToken cancellationToken)
     {
@@ -29,7 +29,7 @@ public sealed partial class HostDiagnostics(
             UserspaceMatches(driver),
             NodesPresent(driver, loaded),
             NodeMajors(driver, loaded),
-            ModulesLoad(driver),
+            await modulesLoad.CheckAsync(cancellationToken),
             await UdevRuleAsync(cancellationToken),
             Headers(driver),
             await properties.DkmsAsync(driver, cancellationToken),
@@ -140,13 +140,6 @@ public sealed partial class HostDiagnostics(
             : Fail(Id, Title, string.Join("; ", wrong.Select(n => $"{n.Path} is {n.Type} {n.Major}:{n.Minor}, /proc/devices says major {n.ExpectedMajor}")),
                 $"Delete the stale nodes ({string.Join(" ", wrong.Select(n => n.Path))}) and recreate them with `nvidia-modprobe -c0 -u`; then re-attach the containers (PUT /api/v1/containers/{{id}}/gpu).");
     }
-
-    private static DiagnosticCheck ModulesLoad(HostDriver driver) => driver.ModulesLoad is { Nvidia: true, NvidiaUvm: true }
-        ? Pass("modules-load", "nvidia and nvidia_uvm load at boot", string.Join(", ", driver.ModulesLoad.Files))
-        : Warn("modules-load", "nvidia and nvidia_uvm load at boot",
-            $"modules-load.d lists {(driver.ModulesLoad.Nvidia ? "nvidia" : "not nvidia")} and {(driver.ModulesLoad.NvidiaUvm ? "nvidia_uvm" : "not nvidia_uvm")}: " +
-            "without them the device nodes may not exist when containers start.",
-            "Write `nvidia` and `nvidia_uvm` (one per line) to /etc/modules-load.d/nvidia.conf and run `update-initramfs -u -k all`.");
 
     /// <summary>
     /// Every rules file udev reads (a file in /etc/udev/rules.d hides the one of the same name in /usr/lib and /lib),
