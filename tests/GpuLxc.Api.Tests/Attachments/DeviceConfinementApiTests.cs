@@ -1,7 +1,7 @@
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Attachments;
 
 /// <summary>
 /// Issue 13, kind H: a container that can open any device makes attaching and detaching meaningless, so the attachment,
