@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using GpuLxc.Api.Inventory;
+using GpuLxc.Api.Containers.Config;
 
 namespace GpuLxc.Api.Attachments;
 
@@ -85,6 +86,8 @@ public sealed record Drift(DriftStatus Status, string Detail, string? Fix);
 /// <param name="DeviceNodes">The device nodes passed, with their majors and minors.</param>
 /// <param name="Drift">Whether the config and the host still agree with what GpuLxc wrote.</param>
 /// <param name="UpdatedAt">When GpuLxc last wrote the attachment.</param>
+/// <param name="Confinement">Whether the container denies devices by default; when not, root inside can create the GPU's
+/// nodes itself and a detach does not revoke the GPU.</param>
 public sealed record Attachment(
     string ContainerId,
     AttachmentMode Mode,
@@ -92,7 +95,8 @@ public sealed record Attachment(
     IReadOnlyList<ManagedLine> Lines,
     IReadOnlyList<AttachedNode> DeviceNodes,
     Drift Drift,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    DeviceConfinement? Confinement = null);
 
 /// <summary>What a PUT or DELETE did, or with <c>dryRun</c> would do.</summary>
 /// <param name="Attachment">The attachment after the change; null after a detach.</param>
@@ -104,6 +108,8 @@ public sealed record Attachment(
 /// <param name="Removed">Lines removed from the config.</param>
 /// <param name="Diff">A unified diff of the config.</param>
 /// <param name="Warnings">What the attachment will not survive or do as asked (a node nothing recreates at boot); empty when none.</param>
+/// <param name="HandMadeLines">After an attach: the config's GPU lines GpuLxc did not write and left in place (a setup
+/// made by hand or by a script), each with what is stale about it on this host; null after a detach.</param>
 public sealed record AttachmentChange(
     Attachment? Attachment,
     bool Changed,
@@ -113,7 +119,8 @@ public sealed record AttachmentChange(
     IReadOnlyList<string> Added,
     IReadOnlyList<string> Removed,
     string Diff,
-    IReadOnlyList<AttachmentWarning> Warnings);
+    IReadOnlyList<AttachmentWarning> Warnings,
+    IReadOnlyList<HandMadeLine>? HandMadeLines = null);
 
 /// <summary>Something the caller must know about an attachment that was made all the same.</summary>
 /// <param name="Node">The device node it is about, e.g. <c>/dev/nvidia-modeset</c>.</param>

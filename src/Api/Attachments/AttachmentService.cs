@@ -34,7 +34,11 @@ public sealed partial class AttachmentService(
         var backend = containers.BackendFor(containerId);
         var (bytes, config) = await containers.ReadConfigAsync(backend, containerId, cancellationToken);
         var record = await store.FindAsync(containerId, cancellationToken) ?? throw AttachmentProblems.NotAttachedTo(containerId);
-        return (ToAttachment(record, config, await planContexts.ReadAsync(cancellationToken), backend.Describe(containerId, config).Unprivileged), ETag(bytes));
+        var unprivileged = backend.Describe(containerId, config).Unprivileged;
+        return (ToAttachment(record, config, await planContexts.ReadAsync(cancellationToken), unprivileged) with
+        {
+            Confinement = await ConfinementAsync(backend, config, unprivileged, cancellationToken),
+        }, ETag(bytes));
     }
 
     /// <summary>
@@ -51,7 +55,8 @@ public sealed partial class AttachmentService(
         {
             var bytes = await files.TryReadBytesAsync(backend.ConfigPath(record.ContainerId), cancellationToken) ?? [];
             var config = backend.ParseConfig(bytes);
-            attachments.Add(ToAttachment(record, config, context, backend.Describe(record.ContainerId, config).Unprivileged));
+            var unprivileged = backend.Describe(record.ContainerId, config).Unprivileged;
+            attachments.Add(ToAttachment(record, config, context, unprivileged) with { Confinement = await ConfinementAsync(backend, config, unprivileged, cancellationToken) });
         }
 
         return attachments;
@@ -106,10 +111,12 @@ public sealed partial class AttachmentService(
         var newRecord = new AttachmentRecord(containerId, backend.Kind.ToString(), GpuIdentity.Resolved(request, plan), plan.Mode, plan.Gpus, lines.Lines, plan.Nodes, time.GetUtcNow());
         var saveRecord = lines.Changed || record is null || !AttachmentEdit.SameAttachment(record, newRecord);
         var diff = UnifiedDiff.Create(backend.ConfigPath(containerId), before, Texts(config));
-        var attachment = ToAttachment(newRecord, config, context, unprivileged);
+        var attachment = ToAttachment(newRecord, config, context, unprivileged) with { Confinement = await ConfinementAsync(backend, config, unprivileged, cancellationToken) };
+        var audit = GpuConfigAuditor.Audit(backend.ConfigPath(containerId), config, backend.Kind == HostBackend.Proxmox, context.Cgroup, context.Nodes.CharacterMajors, files.Stat);
+        var handMade = HandMadeLine.Of(audit, config, lines.Lines.Select(l => (l.Key, l.Value)).ToList());
         var (change, etag) = await CommitAsync(new PendingChange(backend, containerId, "attach", bytes, config, lines.Added, lines.Removed, diff,
             saveRecord ? newRecord : record, saveRecord, attachment), edit, cancellationToken);
-        return (change with { Warnings = plan.Warnings }, etag);
+        return (change with { Warnings = plan.Warnings, HandMadeLines = handMade }, etag);
     }
 
     private async Task<(AttachmentChange Change, string ETag)> DetachLockedAsync(IContainerBackend backend, string containerId, Edit edit, CancellationToken cancellationToken)
@@ -247,6 +254,10 @@ public sealed partial class AttachmentService(
         record.Nodes,
         DriftCheck.Of(record, config, context, unprivileged),
         record.UpdatedAt);
+
+    /// <summary>Whether the container denies devices by default (<see cref="DeviceConfinement"/>).</summary>
+    private Task<DeviceConfinement> ConfinementAsync(IContainerBackend backend, ConfigText config, bool unprivileged, CancellationToken cancellationToken) =>
+        DeviceConfinement.ReadAsync(config, backend.Kind == HostBackend.Proxmox, unprivileged, files, cancellationToken);
 
     private static AttachmentPlan Plan(AttachRequest request, PlanContext context, bool deviceEntriesSupported, bool unprivileged)
     {

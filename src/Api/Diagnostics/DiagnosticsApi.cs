@@ -18,5 +18,5 @@ public static class DiagnosticsApi
         TypedResults.Ok(await diagnostics.RunAsync(cancellationToken));
 
     public static IServiceCollection AddDiagnostics(this IServiceCollection services) =>
-        services.AddSingleton<HostDiagnostics>();
+        services.AddSingleton<HostDiagnostics>().AddSingleton<ContainerAudit>().AddSingleton<DriverPropertyChecks>().AddSingleton<ModulesLoadFiles>();
 }

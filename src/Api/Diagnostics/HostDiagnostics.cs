@@ -5,7 +5,9 @@ using GpuLxc.Api.Inventory;
 namespace GpuLxc.Api.Diagnostics;
 
 /// <summary>Checks the host against everything a container needs to use its GPU; each failure says how to fix it.</summary>
-public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files)
+public sealed partial class HostDiagnostics(
+    GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files, IHostCommandRunner commands, ContainerAudit containerAudit,
+    DriverPropertyChecks properties, ModulesLoadFiles modulesLoad)
 {
     public async Task<DiagnosticsReport> RunAsync(CancellationToken cancellationToken)
     {
@@ -15,6 +17,7 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
         var driver = await drivers.ReadAsync(cancellationToken);
         var loaded = driver.LoadedVersion is not null;
         var nouveau = driver.Modules.Any(m => m.Name == "nouveau" && m.Loaded);
+        var containers = await containerAudit.ReadAsync(cancellationToken);
 
         List<DiagnosticCheck> checks =
         [
@@ -26,14 +29,16 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
             UserspaceMatches(driver),
             NodesPresent(driver, loaded),
             NodeMajors(driver, loaded),
-            ModulesLoad(driver),
-            UdevRule(driver),
+            await modulesLoad.CheckAsync(cancellationToken),
+            await UdevRuleAsync(cancellationToken),
             Headers(driver),
-            Dkms(driver),
-            SecureBoot(driver),
+            await properties.DkmsAsync(driver, cancellationToken),
+            await properties.SecureBootAsync(driver, cancellationToken),
             await CgroupKeysAsync(host.CgroupVersion, cancellationToken),
+            ContainerAudit.GpuLinesCheck(containers),
+            ContainerAudit.ConfinementCheck(containers),
             Nvenc(gpus),
-            Persistenced(driver, loaded),
+            await properties.PersistenceModeAsync(driver, loaded, cancellationToken),
         ];
         return new DiagnosticsReport(checks.Max(c => c.Status == CheckStatus.Skip ? CheckStatus.Pass : c.Status), checks);
     }
@@ -127,7 +132,7 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
         return missing.Count == 0
             ? Pass(Id, Title, string.Join(", ", driver.DeviceNodes.Where(n => n.Present).Select(n => $"{n.Path} ({n.Major}:{n.Minor})")))
             : Fail(Id, Title, $"Missing: {string.Join(", ", missing)}.",
-                "Create them: `nvidia-smi` (GPU and control nodes) and `nvidia-modprobe -c0 -u` (nvidia-uvm); install the udev rule and boot unit so that they exist at every boot.");
+                "Create them: `nvidia-smi` (GPU and control nodes) and `nvidia-modprobe -c0 -u` (nvidia-uvm); the udev-rule and modules-load checks say what makes them exist at every boot.");
     }
 
     private static DiagnosticCheck NodeMajors(HostDriver driver, bool loaded)
@@ -145,51 +150,37 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
                 $"Delete the stale nodes ({string.Join(" ", wrong.Select(n => n.Path))}) and recreate them with `nvidia-modprobe -c0 -u`; then re-attach the containers (PUT /api/v1/containers/{{id}}/gpu).");
     }
 
-    private static DiagnosticCheck ModulesLoad(HostDriver driver) => driver.ModulesLoad is { Nvidia: true, NvidiaUvm: true }
-        ? Pass("modules-load", "nvidia and nvidia_uvm load at boot", string.Join(", ", driver.ModulesLoad.Files))
-        : Warn("modules-load", "nvidia and nvidia_uvm load at boot",
-            $"modules-load.d lists {(driver.ModulesLoad.Nvidia ? "nvidia" : "not nvidia")} and {(driver.ModulesLoad.NvidiaUvm ? "nvidia_uvm" : "not nvidia_uvm")}: " +
-            "without them the device nodes may not exist when containers start.",
-            "Write `nvidia` and `nvidia_uvm` (one per line) to /etc/modules-load.d/nvidia.conf and run `update-initramfs -u -k all`.");
+    /// <summary>
+    /// Every rules file udev reads (a file in /etc/udev/rules.d hides the one of the same name in /usr/lib and /lib),
+    /// parsed as udev parses it; a program a rule runs exists when it is on the host or on the command path.
+    /// </summary>
+    private async Task<DiagnosticCheck> UdevRuleAsync(CancellationToken cancellationToken)
+    {
+        var rules = new List<UdevRule>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var directory in (string[])["/etc/udev/rules.d", "/usr/lib/udev/rules.d", "/lib/udev/rules.d"])
+        {
+            foreach (var file in files.ListDirectory(directory, "*.rules").Where(f => seen.Add(Path.GetFileName(f))))
+            {
+                rules.AddRange(UdevRuleParser.Parse(file, await files.TryReadTextAsync(file, cancellationToken) ?? ""));
+            }
+        }
 
-    private static DiagnosticCheck UdevRule(HostDriver driver) => driver.UdevRules.Count > 0
-        ? Pass("udev-rule", "A udev rule creates the device nodes", string.Join(", ", driver.UdevRules))
-        : Warn("udev-rule", "A udev rule creates the device nodes", "No udev rule mentions the nvidia modules: /dev/nvidia-uvm is not created until something uses CUDA.",
-            "Add /etc/udev/rules.d/70-nvidia.rules running `nvidia-smi -L` on KERNEL==\"nvidia\" and `nvidia-modprobe -c0 -u` on KERNEL==\"nvidia_uvm\" (the host driver install does this).");
+        return UdevNodeRules.Check(rules, ProgramExists);
+    }
+
+    private bool ProgramExists(string program) =>
+        (program.StartsWith('/') && files.FileExists(program)) ||
+        (ProgramName().IsMatch(Path.GetFileName(program)) && commands.FindExecutable(Path.GetFileName(program)) is not null);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9_.+-]+$")]
+    private static partial System.Text.RegularExpressions.Regex ProgramName();
 
     private static DiagnosticCheck Headers(HostDriver driver) => driver.Headers.Present
         ? Pass("kernel-headers", "Headers for the running kernel are installed", driver.Headers.Path ?? "")
         : Warn("kernel-headers", "Headers for the running kernel are installed",
             $"No headers for {driver.Headers.Kernel ?? "the running kernel"}: DKMS cannot rebuild the module after a kernel update.",
             $"Install them: `apt install proxmox-headers-{driver.Headers.Kernel}` on Proxmox VE 8+, `linux-headers-{driver.Headers.Kernel}` on Debian/Ubuntu.");
-
-    private static DiagnosticCheck Dkms(HostDriver driver)
-    {
-        const string Id = "dkms-built", Title = "DKMS has built the module for the running kernel";
-        if (driver.Dkms is null || driver.Dkms.Count == 0)
-        {
-            return Skip(Id, Title, driver.Dkms is null ? "DKMS is not installed." : "The nvidia module is not managed by DKMS.");
-        }
-
-        var built = driver.Dkms.Where(e => e.Kernel == driver.Headers.Kernel && e.Status.StartsWith("installed", StringComparison.Ordinal)).ToList();
-        return built.Count > 0
-            ? Pass(Id, Title, $"{built[0].Module}/{built[0].Version} is installed for {built[0].Kernel}.")
-            : Fail(Id, Title, $"DKMS has no installed build for {driver.Headers.Kernel}: {string.Join("; ", driver.Dkms.Select(e => $"{e.Module}/{e.Version} {e.Kernel} {e.Status}"))}.",
-                $"Install the headers for {driver.Headers.Kernel}, then `dkms autoinstall -k {driver.Headers.Kernel}`.");
-    }
-
-    private static DiagnosticCheck SecureBoot(HostDriver driver)
-    {
-        const string Id = "secure-boot", Title = "Secure Boot will load the module";
-        return driver.SecureBoot switch
-        {
-            "enabled" when driver.ModuleSigner is null => Fail(Id, Title, "Secure Boot is enabled and the nvidia module is not signed: the kernel refuses to load it.",
-                "Sign the module with an enrolled MOK (DKMS does this once `mokutil --import /var/lib/dkms/mok.pub` is done and confirmed at reboot), or disable Secure Boot."),
-            "enabled" => Pass(Id, Title, $"Secure Boot is enabled and the module is signed by {driver.ModuleSigner}."),
-            "unknown" => Warn(Id, Title, "The Secure Boot state could not be read.", "Check with `mokutil --sb-state`."),
-            var state => Pass(Id, Title, $"Secure Boot is {state}."),
-        };
-    }
 
     private async Task<DiagnosticCheck> CgroupKeysAsync(CgroupVersion cgroup, CancellationToken cancellationToken)
     {
@@ -235,14 +226,6 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
             : Warn(Id, Title, string.Join("; ", gpus.Select(g => g.Nvenc.Reason)) + " Hardware transcoding (Jellyfin, Plex, Frigate) cannot use it.",
                 "Use a GPU with NVENC for transcoding; compute workloads (Ollama, CUDA) are unaffected.");
     }
-
-    private static DiagnosticCheck Persistenced(HostDriver driver, bool loaded) => !loaded
-        ? Skip("persistenced", "nvidia-persistenced keeps the GPU initialised", "No driver is loaded.")
-        : driver.PersistencedRunning
-            ? Pass("persistenced", "nvidia-persistenced keeps the GPU initialised", "nvidia-persistenced is running.")
-            : Warn("persistenced", "nvidia-persistenced keeps the GPU initialised",
-                "nvidia-persistenced is not running: the GPU is re-initialised for every first client, adding seconds of latency.",
-                "`systemctl enable --now nvidia-persistenced`.");
 
     private static DiagnosticCheck Pass(string id, string title, string detail) => new(id, title, CheckStatus.Pass, detail, null);
 

@@ -93,6 +93,41 @@ public sealed class RealLxcTests : IDisposable
         Assert.Contains(Denied, Inside($"mknod /tmp/uvm c {_uvmMajor} 0; cat /tmp/uvm"), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Issue 13, kind H, both sides: with LXC's deny-all a detached GPU's node is EPERM even when root inside makes it
+    /// itself; without it root inside can mknod and open it (ENXIO: the device cgroup let it through to a driver that
+    /// is not there), so the attachment says that detaching does not revoke the GPU.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task OnlyAContainerThatDeniesByDefaultLosesItsGpuOnDetachAndTheAttachmentSaysWhich(bool denyAll)
+    {
+        var allow = _cgroup2 ? "lxc.cgroup2.devices" : "lxc.cgroup.devices";
+        if (!denyAll)
+        {
+            File.WriteAllText($"/var/lib/lxc/{_name}/config", BaseConfig().Replace($"{allow}.deny = a\n", "", StringComparison.Ordinal));
+        }
+
+        using var factory = new GpuLxcApiFactory(_tree);
+        factory.Settings["GpuLxc:Host:Backend"] = "lxc";
+        factory.Settings["GpuLxc:Host:BinPath"] = "";
+        var client = factory.CreateGpuLxcClient();
+
+        var attached = await client.AttachGpuAsync(_name, new AttachRequest());
+        HostTree.Run("lxc-start", "-n", _name);
+        WaitRunning();
+        Assert.Contains(NoDevice, Inside("cat /dev/nvidia0"), StringComparison.Ordinal);
+        await client.DetachGpuAsync(_name, restart: true);
+        WaitRunning();
+
+        Assert.Equal(denyAll, attached.Attachment!.Confinement!.DenyByDefault);
+        Assert.Contains(denyAll ? Denied : NoDevice, Inside("mknod /tmp/gpu c 195 0; cat /tmp/gpu"), StringComparison.Ordinal);
+        Assert.Contains(denyAll ? Denied : NoDevice, Inside($"mknod /tmp/uvm c {_uvmMajor} 0; cat /tmp/uvm"), StringComparison.Ordinal);
+        var confinement = (await client.GetDiagnosticsAsync()).Checks.Single(c => c.Id == "container-confinement");
+        Assert.Equal(!denyAll, confinement.Detail.Contains($"/var/lib/lxc/{_name}/config", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task TheLinesWrittenIntoAProxmoxConfigWorkInARealContainer()
     {

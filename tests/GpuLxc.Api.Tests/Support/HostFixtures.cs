@@ -40,6 +40,7 @@ public static partial class HostFixtures
         .WithCharDevice("/dev/nvidia-uvm", 243, 0)
         .WithCharDevice("/dev/nvidia-uvm-tools", 243, 1)
         .WithCommand("modinfo", "[ \"$2\" = version ] && echo 418.152.00; exit 0")
+        .WithCommand("nvidia-modprobe", "exit 0")
         .WithCommand("nvidia-smi",
             $"echo '0, {SeedUuid}, GeForce GTX 760, 00000000:03:00.0, 418.152.00, 80.04.C3.00.0F, 1, 59, 1830, 7'");
 
