@@ -26,6 +26,12 @@ public sealed class ServiceProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Settings the test runner's environment may carry would change what is started.
+        foreach (var inherited in start.Environment.Keys.Where(IsServiceSetting).ToList())
+        {
+            start.Environment.Remove(inherited);
+        }
+
         start.ArgumentList.Add(Path.Join(AppContext.BaseDirectory, "GpuLxc.Api.dll"));
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add(BaseAddress(port).ToString());
@@ -119,6 +125,10 @@ public sealed class ServiceProcess : IDisposable
         _process.Dispose();
         Http.Dispose();
     }
+
+    private static bool IsServiceSetting(string name) =>
+        name.StartsWith("GpuLxc", StringComparison.OrdinalIgnoreCase) || name.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase) ||
+        name.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase) || name is "DOTNET_ENVIRONMENT" or "Urls" or "URLS" or "STATE_DIRECTORY";
 
     private static Uri BaseAddress(int port) => new($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/");
 
