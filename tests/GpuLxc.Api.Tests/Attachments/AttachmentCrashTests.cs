@@ -9,7 +9,7 @@ using GpuLxc.Api.Tests.Support;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Attachments;
 
 /// <summary>
 /// Issue 15: the service killed with SIGKILL in the middle of an attach or a detach. Each kill is a real process

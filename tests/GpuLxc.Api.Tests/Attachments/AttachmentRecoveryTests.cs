@@ -4,7 +4,7 @@ using System.Text;
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Attachments;
 
 /// <summary>
 /// Issue 15: the config file is the truth — lines GpuLxc wrote are found from the file when the record is missing —
