@@ -25,12 +25,8 @@ public sealed class AttachmentCrashTests(ITestOutputHelper output)
         CrashPoints.TemporaryWritten, CrashPoints.Renamed, CrashPoints.Recorded,
     ];
 
-    /// <summary>
-    /// Which write dies: the 2nd or 3rd of the process. The first may be the check's DELETE (when the kill left the
-    /// lines in), which must survive so that every restart is checked in full; after it, attaches and detaches
-    /// alternate, so kills land in both.
-    /// </summary>
-    private static readonly int[] Writes = [2, 3];
+    /// <summary>Every step in a detach and in an attach; a detach first, so that the chain's first attach survives and shows the attached file.</summary>
+    private static readonly (string Step, string Action)[] Kills = Steps.SelectMany(step => new[] { (step, "detach"), (step, "attach") }).ToArray();
 
     [Fact]
     public async Task KillingTheServiceAtEveryStepOfAttachAndDetachLeavesTheConfigOldOrNewAndTheRecordAgreeingWithIt()
@@ -50,22 +46,23 @@ public sealed class AttachmentCrashTests(ITestOutputHelper output)
 
         var kills = results.Sum(r => r.Kills.Count);
         var checks = results.Sum(r => r.Checks);
-        var slowest = results.SelectMany(r => r.TimesToConsistent).Max();
+        var slowestStart = results.SelectMany(r => r.Times).Max(t => t.Answering);
+        var slowest = results.SelectMany(r => r.Times).Max(t => t.Consistent - t.Answering);
         output.WriteLine($"{kills} kills ({results.Sum(r => r.Kills.Count(k => k.StartsWith("attach", StringComparison.Ordinal)))} in attach, " +
                          $"{results.Sum(r => r.Kills.Count(k => k.StartsWith("detach", StringComparison.Ordinal)))} in detach), {checks} checks after restarts, " +
-                         $"longest restart to consistent state {slowest.TotalMilliseconds:0} ms, total {total.Elapsed.TotalSeconds:0.0} s");
+                         $"longest process start to first answer {slowestStart.TotalMilliseconds:0} ms, longest first answer to consistent state " +
+                         $"{slowest.TotalMilliseconds:0} ms, total {total.Elapsed.TotalSeconds:0.0} s");
         foreach (var kill in results.SelectMany(r => r.Kills).GroupBy(k => k).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             output.WriteLine($"  {kill.Key}: {kill.Count()}");
         }
 
         Assert.True(kills >= 50, $"{kills} kills");
-        Assert.Contains(results.SelectMany(r => r.Kills), k => k.StartsWith("attach", StringComparison.Ordinal));
-        Assert.Contains(results.SelectMany(r => r.Kills), k => k.StartsWith("detach", StringComparison.Ordinal));
-        Assert.True(slowest < TimeSpan.FromSeconds(30), $"{slowest.TotalSeconds:0.0} s from start to a consistent state");
+        // Consistent at the first answer: nothing waits for a timeout. (The start itself is the machine's.)
+        Assert.True(slowest < TimeSpan.FromSeconds(15), $"{slowest.TotalSeconds:0.0} s from the first answer to a consistent state");
     }
 
-    private sealed record ChainResult(List<string> Kills, int Checks, List<TimeSpan> TimesToConsistent);
+    private sealed record ChainResult(List<string> Kills, int Checks, List<(TimeSpan Answering, TimeSpan Consistent)> Times);
 
     private static async Task<ChainResult> RunChainAsync(HostTree host, string container, string body, int port)
     {
@@ -76,16 +73,17 @@ public sealed class AttachmentCrashTests(ITestOutputHelper output)
             var config = $"/etc/pve/lxc/{container}.conf";
             var state = new Chain(host, dataDir, container, config, host.Bytes(config));
             var kills = new List<string>();
-            var times = new List<TimeSpan>();
-            foreach (var step in Steps)
+            var times = new List<(TimeSpan, TimeSpan)>();
+            foreach (var (step, action) in Kills)
             {
-                foreach (var write in Writes)
-                {
-                    using var service = new ServiceProcess(host, dataDir, port,
-                        new Dictionary<string, string> { [CrashPoints.Variable] = $"{step}#{write.ToString(System.Globalization.CultureInfo.InvariantCulture)}" });
-                    times.Add(await state.CheckAsync(service));
-                    kills.Add($"{await state.WriteUntilKilledAsync(service, body)} at {step}");
-                }
+                // The check's DELETE is a write when the last kill left the lines in; after it, attach and detach alternate.
+                var write = (state.AttachedOnDisk ? 1 : 0) + (action == "attach" ? 1 : 2);
+                using var service = new ServiceProcess(host, dataDir, port,
+                    new Dictionary<string, string> { [CrashPoints.Variable] = $"{step}#{write.ToString(System.Globalization.CultureInfo.InvariantCulture)}" });
+                times.Add(await state.CheckAsync(service));
+                var killed = await state.WriteUntilKilledAsync(service, body);
+                Assert.Equal(action, killed);
+                kills.Add($"{killed} at {step}");
             }
 
             using (var last = new ServiceProcess(host, dataDir, port))
@@ -103,16 +101,20 @@ public sealed class AttachmentCrashTests(ITestOutputHelper output)
 
     /// <summary>
     /// One container's run. Every file it may find is <c>before</c> (no GPU lines) or the attached file, which the first
-    /// attach that returns shows (the first write of a process always survives, see <see cref="Writes"/>).
+    /// attach that returns shows (the chain's first kill is in a detach, after a completed attach).
     /// </summary>
     private sealed class Chain(HostTree host, string dataDir, string container, string config, byte[] before)
     {
         private byte[]? _attached;
 
-        /// <summary>Every check a restart must pass; returns the time from the process's start until it held.</summary>
-        public async Task<TimeSpan> CheckAsync(ServiceProcess service)
+        /// <summary>Whether the config on disk is the attached file.</summary>
+        public bool AttachedOnDisk => _attached is not null && host.Bytes(config).SequenceEqual(_attached);
+
+        /// <summary>Every check a restart must pass; returns the times from the process's start until it answered and until it held.</summary>
+        public async Task<(TimeSpan Answering, TimeSpan Consistent)> CheckAsync(ServiceProcess service)
         {
             await service.WaitUntilAnsweringAsync();
+            var answering = service.Started.Elapsed;
             var directory = Path.GetDirectoryName(host.PathOf(config))!;
             Assert.Empty(Directory.GetFiles(directory, "*.tmp"));
             var bytes = host.Bytes(config);
@@ -153,7 +155,7 @@ public sealed class AttachmentCrashTests(ITestOutputHelper output)
                 Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
             }
 
-            return consistent;
+            return (answering, consistent);
         }
 
         /// <summary>Attaches and detaches in turn until the process kills itself; which of the two it was in.</summary>
