@@ -1,3 +1,4 @@
+// Over 300 lines: the whole write path (settle, plan unlocked, lock, intent, rename, record) stays in one file so that its order reads top to bottom.
 using System.Security.Cryptography;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.Containers.Config;
@@ -11,12 +12,18 @@ namespace GpuLxc.Api.Attachments;
 /// config's flock, refusing locked containers, atomically, with a backup and an audit record, touching only the
 /// lines GpuLxc manages. Each edit goes lock → read → plan → commit, then restart outside the lock; which lines
 /// change is <see cref="AttachmentEdit"/>'s, whether an attachment still holds is <see cref="DriftCheck"/>'s.
+/// Crash-consistent (issue 15): a commit stores an <see cref="AttachmentIntent"/> before the rename and settles it
+/// with the record after; <see cref="AttachmentRecovery"/> settles what a killed process left, and a config with
+/// GpuLxc's lines but no record is read through <see cref="OrphanedLines"/>. An edit is planned once without the lock
+/// first: a refused request or a dry run answers from that and leaves no trace on the host, not even a lock file.
 /// </summary>
 public sealed partial class AttachmentService(
     ContainerDirectory containers,
     IHostFileSystem files,
     PlanContextReader planContexts,
     AttachmentStore store,
+    AttachmentIntents intents,
+    AttachmentRecovery recovery,
     DataDirectory dataDirectory,
     TimeProvider time,
     ILogger<AttachmentService> logger)
@@ -32,10 +39,12 @@ public sealed partial class AttachmentService(
     public async Task<(Attachment Attachment, string ETag)> GetAttachmentAsync(string containerId, CancellationToken cancellationToken)
     {
         var backend = containers.BackendFor(containerId);
+        await SettleAsync(backend, containerId, cancellationToken);
         var (bytes, config) = await containers.ReadConfigAsync(backend, containerId, cancellationToken);
-        var record = await store.FindAsync(containerId, cancellationToken) ?? throw AttachmentProblems.NotAttachedTo(containerId);
+        var context = await planContexts.ReadAsync(cancellationToken);
         var unprivileged = backend.Describe(containerId, config).Unprivileged;
-        return (ToAttachment(record, config, await planContexts.ReadAsync(cancellationToken), unprivileged) with
+        var (record, _) = await FindRecordAsync(backend, containerId, config, context, unprivileged, cancellationToken);
+        return (ToAttachment(record ?? throw AttachmentProblems.NotAttachedTo(containerId), config, context, unprivileged) with
         {
             Confinement = await ConfinementAsync(backend, config, unprivileged, cancellationToken),
         }, ETag(bytes));
@@ -72,10 +81,18 @@ public sealed partial class AttachmentService(
     public async Task<(AttachmentChange Change, string ETag)> AttachAsync(string containerId, AttachRequest request, Edit edit, CancellationToken cancellationToken)
     {
         var backend = containers.BackendFor(containerId);
+        await SettleAsync(backend, containerId, cancellationToken);
+        var preview = await PrepareAttachAsync(backend, containerId, request, edit.IfMatch, cancellationToken);
+        if (edit.DryRun || !preview.SaveRecord)
+        {
+            return await CommitAsync(preview, edit, cancellationToken);
+        }
+
         (AttachmentChange, string) result;
         using (await LockAsync(backend, containerId, cancellationToken))
         {
-            result = await AttachLockedAsync(backend, containerId, request, edit, cancellationToken);
+            await recovery.ResolveLockedAsync(backend, containerId, cancellationToken);
+            result = await CommitAsync(await PrepareAttachAsync(backend, containerId, request, edit.IfMatch, cancellationToken), edit, cancellationToken);
         }
 
         return await RestartIfAskedAsync(backend, containerId, result, edit);
@@ -88,52 +105,60 @@ public sealed partial class AttachmentService(
     public async Task<(AttachmentChange Change, string ETag)> DetachAsync(string containerId, Edit edit, CancellationToken cancellationToken)
     {
         var backend = containers.BackendFor(containerId);
+        await SettleAsync(backend, containerId, cancellationToken);
+        var preview = await PrepareDetachAsync(backend, containerId, edit.IfMatch, cancellationToken);
+        if (edit.DryRun || !preview.SaveRecord)
+        {
+            return await CommitAsync(preview, edit, cancellationToken);
+        }
+
         (AttachmentChange, string) result;
         using (await LockAsync(backend, containerId, cancellationToken))
         {
-            result = await DetachLockedAsync(backend, containerId, edit, cancellationToken);
+            await recovery.ResolveLockedAsync(backend, containerId, cancellationToken);
+            result = await CommitAsync(await PrepareDetachAsync(backend, containerId, edit.IfMatch, cancellationToken), edit, cancellationToken);
         }
 
         return await RestartIfAskedAsync(backend, containerId, result, edit);
     }
 
-    private async Task<(AttachmentChange Change, string ETag)> AttachLockedAsync(IContainerBackend backend, string containerId, AttachRequest request, Edit edit, CancellationToken cancellationToken)
+    private async Task<PendingChange> PrepareAttachAsync(IContainerBackend backend, string containerId, AttachRequest request, string? ifMatch, CancellationToken cancellationToken)
     {
-        var (bytes, config) = await ReadForEditAsync(backend, containerId, edit.IfMatch, cancellationToken);
+        var (bytes, config) = await ReadForEditAsync(backend, containerId, ifMatch, cancellationToken);
         var unprivileged = backend.Describe(containerId, config).Unprivileged;
-        var record = await store.FindAsync(containerId, cancellationToken);
         var context = await planContexts.ReadAsync(cancellationToken);
+        var (record, stored) = await FindRecordAsync(backend, containerId, config, context, unprivileged, cancellationToken);
         var plan = Plan(request, context, await backend.SupportsDeviceEntriesAsync(cancellationToken), unprivileged);
         GpuIdentity.RefuseIndexThatMoves(containerId, request, record, plan, context.Gpus);
 
         var before = Texts(config);
         var lines = AttachmentEdit.Attach(config, record, plan.Lines);
         var newRecord = new AttachmentRecord(containerId, backend.Kind.ToString(), GpuIdentity.Resolved(request, plan), plan.Mode, plan.Gpus, lines.Lines, plan.Nodes, time.GetUtcNow());
-        var saveRecord = lines.Changed || record is null || !AttachmentEdit.SameAttachment(record, newRecord);
+        var saveRecord = lines.Changed || !stored || !AttachmentEdit.SameAttachment(record!, newRecord);
         var diff = UnifiedDiff.Create(backend.ConfigPath(containerId), before, Texts(config));
         var attachment = ToAttachment(newRecord, config, context, unprivileged) with { Confinement = await ConfinementAsync(backend, config, unprivileged, cancellationToken) };
         var audit = GpuConfigAuditor.Audit(backend.ConfigPath(containerId), config, backend.Kind == HostBackend.Proxmox, context.Cgroup, context.Nodes.CharacterMajors, files.Stat);
         var handMade = HandMadeLine.Of(audit, config, lines.Lines.Select(l => (l.Key, l.Value)).ToList());
-        var (change, etag) = await CommitAsync(new PendingChange(backend, containerId, "attach", bytes, config, lines.Added, lines.Removed, diff,
-            saveRecord ? newRecord : record, saveRecord, attachment), edit, cancellationToken);
-        return (change with { Warnings = plan.Warnings, HandMadeLines = handMade }, etag);
+        return new PendingChange(backend, containerId, "attach", bytes, config, lines.Added, lines.Removed, diff,
+            saveRecord ? newRecord : record, saveRecord, attachment, plan.Warnings, handMade);
     }
 
-    private async Task<(AttachmentChange Change, string ETag)> DetachLockedAsync(IContainerBackend backend, string containerId, Edit edit, CancellationToken cancellationToken)
+    /// <summary>The detach to make; one that changes nothing when the container has no attachment, stored or recognisable in its config.</summary>
+    private async Task<PendingChange> PrepareDetachAsync(IContainerBackend backend, string containerId, string? ifMatch, CancellationToken cancellationToken)
     {
-        var (bytes, config) = await ReadForEditAsync(backend, containerId, edit.IfMatch, cancellationToken);
-        var record = await store.FindAsync(containerId, cancellationToken);
+        var (bytes, config) = await ReadForEditAsync(backend, containerId, ifMatch, cancellationToken);
+        var context = await planContexts.ReadAsync(cancellationToken);
+        var (record, _) = await FindRecordAsync(backend, containerId, config, context, backend.Describe(containerId, config).Unprivileged, cancellationToken);
         if (record is null)
         {
             // Detaching what is not attached is done already: DELETE stays idempotent.
-            return (new AttachmentChange(null, false, edit.DryRun, false, false, [], [], "", []), ETag(bytes));
+            return new PendingChange(backend, containerId, "detach", bytes, config, [], [], "", null, false, null);
         }
 
         var before = Texts(config);
         var removed = AttachmentEdit.Detach(config, record);
         var diff = UnifiedDiff.Create(backend.ConfigPath(containerId), before, Texts(config));
-        return await CommitAsync(new PendingChange(backend, containerId, "detach", bytes, config, [], removed, diff,
-            null, true, null), edit, cancellationToken);
+        return new PendingChange(backend, containerId, "detach", bytes, config, [], removed, diff, null, true, null);
     }
 
     /// <summary>How an edit is to be made: <c>If-Match</c>, <c>dryRun</c>, <c>restart</c>, and who asks.</summary>
@@ -152,7 +177,8 @@ public sealed partial class AttachmentService(
     private sealed record PendingChange(
         IContainerBackend Backend, string ContainerId, string Action, byte[] Original, ConfigText Config,
         IReadOnlyList<string> Added, IReadOnlyList<string> Removed, string Diff,
-        AttachmentRecord? Record, bool SaveRecord, Attachment? Attachment)
+        AttachmentRecord? Record, bool SaveRecord, Attachment? Attachment,
+        IReadOnlyList<AttachmentWarning>? Warnings = null, IReadOnlyList<HandMadeLine>? HandMadeLines = null)
     {
         public bool Changed => Added.Count + Removed.Count > 0;
     }
@@ -163,7 +189,7 @@ public sealed partial class AttachmentService(
         var running = change.Changed && await backend.StatusAsync(containerId, cancellationToken) == ContainerStatus.Running;
         if (edit.DryRun)
         {
-            return (new AttachmentChange(change.Attachment, change.Changed, true, running, false, change.Added, change.Removed, change.Diff, []), ETag(change.Original));
+            return (new AttachmentChange(change.Attachment, change.Changed, true, running, false, change.Added, change.Removed, change.Diff, change.Warnings ?? [], change.HandMadeLines), ETag(change.Original));
         }
 
         var written = change.Original;
@@ -172,17 +198,24 @@ public sealed partial class AttachmentService(
             written = change.Config.ToBytes();
             // The backup first: when it cannot be made, the config is left as it was.
             await BackupAsync(backend, containerId, change.Original, cancellationToken);
+            CrashPoints.Reach(CrashPoints.BackupWritten);
+            var intent = new AttachmentIntent(containerId, backend.Kind.ToString(), AttachmentIntent.Sha1(change.Original), AttachmentIntent.Sha1(written),
+                change.Record, edit.KeyName, change.Action, change.Diff, time.GetUtcNow());
+            await intents.OpenAsync(intent, cancellationToken);
+            CrashPoints.Reach(CrashPoints.IntentWritten);
             await files.WriteAtomicAsync(backend.ConfigPath(containerId), written, cancellationToken);
+            CrashPoints.Reach(CrashPoints.Renamed);
             LogEdited(logger, change.Action, containerId, edit.KeyName, change.Added.Count, change.Removed.Count);
-        }
-
-        if (change.SaveRecord)
-        {
             // The config is written: the record of what GpuLxc added must follow, whether or not the client still waits.
-            await store.SaveAsync(containerId, change.Record, edit.KeyName, change.Action, change.Diff, change.Changed ? CancellationToken.None : cancellationToken);
+            await intents.CompleteAsync(intent, CancellationToken.None);
+            CrashPoints.Reach(CrashPoints.Recorded);
+        }
+        else if (change.SaveRecord)
+        {
+            await store.SaveAsync(containerId, change.Record, edit.KeyName, change.Action, change.Diff, cancellationToken);
         }
 
-        return (new AttachmentChange(change.Attachment, change.Changed, false, running, false, change.Added, change.Removed, change.Diff, []), ETag(written));
+        return (new AttachmentChange(change.Attachment, change.Changed, false, running, false, change.Added, change.Removed, change.Diff, change.Warnings ?? [], change.HandMadeLines), ETag(written));
     }
 
     /// <summary>
@@ -208,10 +241,35 @@ public sealed partial class AttachmentService(
         }
         catch (HostLockTimeoutException e)
         {
-            throw AttachmentProblems.ConfigLocked.With(
-                $"{e.Message} Another edit (Proxmox or GpuLxc) is in progress.", "Retry in a moment.");
+            throw Locked(e);
         }
     }
+
+    /// <summary>Settles an edit a killed process left on the container (a no-op, and no lock taken, when there is none).</summary>
+    private async Task SettleAsync(IContainerBackend backend, string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await recovery.ResolveAsync(backend, containerId, cancellationToken);
+        }
+        catch (HostLockTimeoutException e)
+        {
+            throw Locked(e);
+        }
+    }
+
+    private static ProblemException Locked(HostLockTimeoutException e) => AttachmentProblems.ConfigLocked.With(
+        $"{e.Message} Another edit (Proxmox or GpuLxc) is in progress.", "Retry in a moment.");
+
+    /// <summary>
+    /// The stored record, or one rebuilt from GpuLxc's lines in the config when there is none (<c>Stored</c> false);
+    /// null when the config holds none of GpuLxc's lines either.
+    /// </summary>
+    private async Task<(AttachmentRecord? Record, bool Stored)> FindRecordAsync(
+        IContainerBackend backend, string containerId, ConfigText config, PlanContext context, bool unprivileged, CancellationToken cancellationToken) =>
+        await store.FindAsync(containerId, cancellationToken) is { } stored
+            ? (stored, true)
+            : (OrphanedLines.Recognize(containerId, backend.Kind.ToString(), config, context, unprivileged, time.GetUtcNow()), false);
 
     private async Task<(byte[] Bytes, ConfigText Config)> ReadForEditAsync(IContainerBackend backend, string containerId, string? ifMatch, CancellationToken cancellationToken)
     {
@@ -236,10 +294,21 @@ public sealed partial class AttachmentService(
 
     private async Task BackupAsync(IContainerBackend backend, string containerId, byte[] original, CancellationToken cancellationToken)
     {
-        var directory = Path.Join(dataDirectory.Path, "backups", backend.Kind.ToString().ToLowerInvariant(), containerId);
-        Directory.CreateDirectory(directory);
+        // Each level 0700 and the copy 0600: a config can hold secrets, and the data dir is the owner's alone.
+        var directory = dataDirectory.Path;
+        foreach (var segment in new[] { "backups", backend.Kind.ToString().ToLowerInvariant(), containerId })
+        {
+            directory = Path.Join(directory, segment);
+            Directory.CreateDirectory(directory, DataDirectory.DirectoryMode);
+        }
+
         var name = $"{time.GetUtcNow():yyyyMMdd'T'HHmmssfffffff'Z'}.conf";
-        await File.WriteAllBytesAsync(Path.Join(directory, name), original, cancellationToken);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = DataDirectory.FileMode };
+        await using (var stream = new FileStream(Path.Join(directory, name), options))
+        {
+            await stream.WriteAsync(original, cancellationToken);
+        }
+
         foreach (var old in Directory.GetFiles(directory, "*.conf").Order(StringComparer.Ordinal).SkipLast(BackupsKept))
         {
             File.Delete(old);

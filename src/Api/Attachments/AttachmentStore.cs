@@ -51,8 +51,13 @@ public sealed class AttachmentStore(GpuLxcDatabase database, TimeProvider time)
         return records;
     }
 
-    /// <summary>Saves (or with null deletes) the attachment and appends the audit record, in one transaction.</summary>
-    public async Task SaveAsync(string containerId, AttachmentRecord? record, string? keyName, string action, string diff, CancellationToken cancellationToken)
+    /// <summary>
+    /// Saves (or with null deletes) the attachment and appends the audit record, in one transaction, with
+    /// <paramref name="alsoInTransaction"/> when given (<see cref="AttachmentIntents"/> removes the edit's intent there).
+    /// </summary>
+    public async Task SaveAsync(
+        string containerId, AttachmentRecord? record, string? keyName, string action, string diff, CancellationToken cancellationToken,
+        Func<Microsoft.Data.Sqlite.SqliteTransaction, Task>? alsoInTransaction = null)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
@@ -97,6 +102,11 @@ public sealed class AttachmentStore(GpuLxcDatabase database, TimeProvider time)
             await audit.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        if (alsoInTransaction is not null)
+        {
+            await alsoInTransaction(transaction);
+        }
+
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -130,6 +140,11 @@ public sealed class AttachmentStore(GpuLxcDatabase database, TimeProvider time)
             JsonSerializer.Deserialize<List<AttachedNode>>(reader.GetString(5), Json)!,
             DateTimeOffset.Parse(reader.GetString(6), CultureInfo.InvariantCulture));
     }
+
+    /// <summary>A record as JSON, for a copy kept elsewhere in the database (an intent's).</summary>
+    internal static string Serialize(AttachmentRecord record) => JsonSerializer.Serialize(record, Json);
+
+    internal static AttachmentRecord Deserialize(string json) => JsonSerializer.Deserialize<AttachmentRecord>(json, Json)!;
 
     private static JsonSerializerOptions CreateJsonOptions()
     {

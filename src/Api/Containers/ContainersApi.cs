@@ -121,6 +121,9 @@ public static class ContainersApi
         services.AddSingleton<ContainerBackends>();
         services.AddHostedService<TemporaryFileSweeper>();
         services.AddSingleton<AttachmentStore>();
+        services.AddSingleton<AttachmentIntents>();
+        services.AddSingleton<AttachmentRecovery>();
+        services.AddHostedService(provider => provider.GetRequiredService<AttachmentRecovery>());
         services.AddSingleton<AttachmentService>();
         services.AddSingleton<ContainerDirectory>();
         services.AddSingleton<PlanContextReader>();

@@ -1,3 +1,4 @@
+using GpuLxc.Api.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace GpuLxc.Api.HostAccess;
@@ -136,10 +137,12 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode };
             await using (var stream = new FileStream(temporary, options))
             {
+                CrashPoints.Reach(CrashPoints.TemporaryCreated);
                 await stream.WriteAsync(bytes, cancellationToken);
                 stream.Flush(flushToDisk: true);
             }
 
+            CrashPoints.Reach(CrashPoints.TemporaryWritten);
             File.Move(temporary, path, overwrite: true);
         }
         catch

@@ -83,7 +83,25 @@ public sealed class GpuLxcDatabase
     /// <summary>
     /// <c>Migrations[n]</c> takes a version-n database to version n + 1. Append new steps; never edit a released one.
     /// </summary>
-    private static readonly Action<SqliteTransaction>[] Migrations = [MigrateToV1];
+    private static readonly Action<SqliteTransaction>[] Migrations = [MigrateToV1, MigrateToV2];
+
+    /// <summary>
+    /// Version 2: an attachment edit's intent, written before the config is renamed and removed with the record's save
+    /// (issue 15), so that a process killed in between leaves what the next start needs to finish or undo it.
+    /// </summary>
+    private const string V2 = """
+        CREATE TABLE attachment_intent (
+            container_id TEXT PRIMARY KEY,
+            backend      TEXT NOT NULL,
+            old_sha1     TEXT NOT NULL,
+            new_sha1     TEXT NOT NULL,
+            record       TEXT,
+            key_name     TEXT,
+            action       TEXT NOT NULL,
+            diff         TEXT NOT NULL,
+            created_at   TEXT NOT NULL
+        );
+        """;
 
     private readonly string _connectionString;
     private readonly string _path;
@@ -162,6 +180,8 @@ public sealed class GpuLxcDatabase
             Execute(connection, transaction, "ALTER TABLE lease ADD COLUMN owner TEXT");
         }
     }
+
+    private static void MigrateToV2(SqliteTransaction transaction) => Execute(transaction.Connection!, transaction, V2);
 
     private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {

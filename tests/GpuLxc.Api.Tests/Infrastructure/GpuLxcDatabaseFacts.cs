@@ -85,7 +85,7 @@ public sealed class GpuLxcDatabaseFacts : IDisposable
 
         Assert.Equal(GpuLxcDatabase.SchemaVersion, Count(connection, "PRAGMA user_version"));
         Assert.Equal("wal", Scalar(connection, "PRAGMA journal_mode"));
-        Assert.Equal(["attachment", "audit", "job", "job_log", "lease"], Tables(connection));
+        Assert.Equal(["attachment", "attachment_intent", "audit", "job", "job_log", "lease"], Tables(connection));
         Assert.Equal(1, Count(connection, "SELECT COUNT(*) FROM pragma_table_info('lease') WHERE name = 'owner'"));
     }
 
@@ -97,7 +97,7 @@ public sealed class GpuLxcDatabaseFacts : IDisposable
 
         await using var connection = await new GpuLxcDatabase(_dataDirectory).OpenAsync(CancellationToken.None);
 
-        Assert.Equal(1, Count(connection, "PRAGMA user_version"));
+        Assert.Equal(GpuLxcDatabase.SchemaVersion, Count(connection, "PRAGMA user_version"));
         Assert.Equal("101|raw", Scalar(connection, "SELECT container_id || '|' || mode FROM attachment"));
         Assert.Equal("jellyfin|ha", Scalar(connection, "SELECT holder || '|' || owner FROM lease"));
         Assert.Equal("ops|attach", Scalar(connection, "SELECT key_name || '|' || action FROM audit"));
@@ -113,7 +113,7 @@ public sealed class GpuLxcDatabaseFacts : IDisposable
 
         await using var connection = await new GpuLxcDatabase(_dataDirectory).OpenAsync(CancellationToken.None);
 
-        Assert.Equal(1, Count(connection, "PRAGMA user_version"));
+        Assert.Equal(GpuLxcDatabase.SchemaVersion, Count(connection, "PRAGMA user_version"));
         Assert.Equal("jellyfin|101|", Scalar(connection, "SELECT holder || '|' || container_id || '|' || IFNULL(owner, '') FROM lease"));
     }
 
@@ -145,7 +145,7 @@ public sealed class GpuLxcDatabaseFacts : IDisposable
         }
 
         using var check = Connect();
-        Assert.Equal(1, Count(check, "PRAGMA user_version"));
+        Assert.Equal(GpuLxcDatabase.SchemaVersion, Count(check, "PRAGMA user_version"));
         Assert.Equal(1, Count(check, "SELECT COUNT(*) FROM attachment"));
     }
 
