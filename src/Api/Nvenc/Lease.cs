@@ -39,8 +39,8 @@ public sealed record RenewRequest(int? TtlSeconds = null);
 /// <param name="Gpus">The GPUs whose sessions count against it.</param>
 /// <param name="Limit">Concurrent sessions allowed; null = unrestricted.</param>
 /// <param name="LimitSource">Where the limit comes from.</param>
-/// <param name="InUse">max(active leases, sessions NVML observes).</param>
-/// <param name="Available">Sessions that can still be granted; null when unrestricted.</param>
+/// <param name="InUse">Slots taken: summed over holders (each container; the host with the unattributed sessions), max(that holder's active leases, its observed sessions), plus the sessions the driver counts without naming them.</param>
+/// <param name="Available">Leases that can still be granted: limit − in use, at least 0; null when unrestricted.</param>
 /// <param name="Leases">Active leases.</param>
 /// <param name="Observed">Encode sessions the driver reports running.</param>
 /// <param name="PeakLeases">The most leases active at once since the service started.</param>
