@@ -6,7 +6,7 @@ namespace GpuLxc.Api.Nvenc;
 /// <param name="Id">The lease id, for renew and release.</param>
 /// <param name="Holder">Who holds it (a transcoder's name, a job id).</param>
 /// <param name="Owner">The API key that acquired it; only that key (or an admin key) may renew or release it.</param>
-/// <param name="ContainerId">The container the session runs in, when given.</param>
+/// <param name="ContainerId">The container the session runs in; null: the host. The lease counts with the sessions observed there.</param>
 /// <param name="Gpu">The GPU the session counts against (PCI address) with scope <c>gpu</c>; null with scope <c>host</c>.</param>
 /// <param name="Budget">The budget it counts against: <c>host</c> or a GPU's PCI address.</param>
 /// <param name="CreatedAt">When it was granted.</param>
@@ -22,7 +22,7 @@ public static class LeaseTtl
 
 /// <summary>The body of <c>POST /api/v1/nvenc/leases</c>.</summary>
 /// <param name="Holder">Who asks: 1–128 printable characters.</param>
-/// <param name="ContainerId">The container the session will run in (per-container quotas apply).</param>
+/// <param name="ContainerId">The container the session will run in (per-container quotas apply); omitted: the host. A holder's leases and the encodes observed in it are counted together, as max(leases, encodes).</param>
 /// <param name="GpuId">With scope <c>gpu</c>: the GPU (UUID, PCI address or index); omitted = the one with most room.</param>
 /// <param name="TtlSeconds">Lifetime, 5–86400 s (default 60); renew before it ends.</param>
 /// <param name="WaitSeconds">When the budget is full, wait up to this long (0–300 s) in FIFO order instead of a 429.</param>

@@ -1,3 +1,4 @@
+// Over 300 lines: one writer loop with its prepared statements and group commit; splitting the statements from the loop that enlists them would only spread one transaction over files.
 using System.Text.Json;
 using System.Threading.Channels;
 using GpuLxc.Api.Infrastructure;

@@ -109,8 +109,7 @@ public sealed partial class NvencGuard(
             return new AcquireOutcome(granted, 0, null);
         }
 
-        return new AcquireOutcome(null, await RetryAfterAsync(budget.Key, cancellationToken),
-            $"The budget '{budget.Key}' is full: {budget.Limit} concurrent sessions allowed, {reading.Observed(budget)} observed running.");
+        return new AcquireOutcome(null, await RetryAfterAsync(budget.Key, cancellationToken), await FullAsync(budget, cancellationToken));
     }
 
     public Task<Lease?> FindAsync(string leaseId, CancellationToken cancellationToken) => store.FindAsync(leaseId, cancellationToken);
@@ -188,6 +187,15 @@ public sealed partial class NvencGuard(
         return reading.Budgets.OrderByDescending(b => b.Limit is null
             ? int.MaxValue
             : b.Limit.Value - reading.Use(b).InUse(leases.Where(l => l.Budget == b.Key).Select(l => l.ContainerId))).First();
+    }
+
+    /// <summary>Why the budget refused: its limit, and the leases and sessions that fill it.</summary>
+    private async Task<string> FullAsync(BudgetDefinition budget, CancellationToken cancellationToken)
+    {
+        var use = (await budgets.ReadAsync(fresh: false, cancellationToken)).Use(budget);
+        var leases = (await store.ActiveAsync(cancellationToken)).Where(l => l.Budget == budget.Key).Select(l => l.ContainerId).ToList();
+        return $"The budget '{budget.Key}' is full: {budget.Limit} concurrent sessions allowed, {use.InUse(leases)} in use " +
+               $"({leases.Count} leased, {use.Total} observed running; encodes without a lease hold slots too).";
     }
 
     private static ProblemException NoEncoder(BudgetReading reading) =>

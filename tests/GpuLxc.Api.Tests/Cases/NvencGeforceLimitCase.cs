@@ -31,6 +31,7 @@ public sealed class NvencGeforceLimitCase
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
         Assert.InRange(second.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 60);
+        Assert.Contains("3 in use (1 leased, 2 observed running", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal((3, 3, 0, 1, 2), (after.Limit, after.InUse, after.Available, after.Leases, after.Observed));
     }
 
