@@ -54,4 +54,4 @@ api.MapAttachments();
 api.MapNvenc();
 api.MapJobs();
 
-await app.RunAsync();
+return await app.RunUntilStoppedAsync();

@@ -1,3 +1,4 @@
+// Over 300 lines: Hangfire's monitoring API is one interface of many small queries (counts, pages of jobs per state, graphs), and each maps rows to its own DTO.
 using System.Globalization;
 using Hangfire.Common;
 using Hangfire.States;

@@ -1,3 +1,4 @@
+// Over 300 lines: one class per Hangfire abstraction, as Hangfire's own storages do; JobStorageConnection is the widest of them (jobs, parameters, sets, hashes, lists, servers, locks, the extended API the dashboard uses).
 using System.Globalization;
 using System.Text.Json;
 using Hangfire;

@@ -12,6 +12,7 @@ public static class GpuLxcDefaults
 
     public static WebApplicationBuilder UseGpuLxcDefaults(this WebApplicationBuilder builder)
     {
+        builder.ReportStartupFailures();
         if (string.IsNullOrWhiteSpace(builder.Configuration["Urls"]))
         {
             builder.WebHost.UseUrls(DefaultUrl);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Tests.Support;
 
 namespace GpuLxc.Api.Tests.Deployment;
@@ -86,6 +87,31 @@ public sealed partial class DeploymentFilesTests(BuildStageOutput image) : IClas
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
             Assert.False(Directory.Exists(Path.Join(work, "data")), "The service kept state in its working directory.");
             Assert.Contains(service.Lines, line => line.StartsWith("<6>", StringComparison.Ordinal));
+        }
+        finally
+        {
+            HostTree.DeleteDirectory(work);
+        }
+    }
+
+    [Fact]
+    public void ThePublishStoppedByABadSettingExitsWithTheCodeTheUnitDoesNotRestartOn()
+    {
+        using var host = HostTree.Proxmox();
+        var work = Directory.CreateTempSubdirectory("gpulxc-unit-bad-").FullName;
+        try
+        {
+            var environment = UnitDirectives()["Environment"].Select(line => line.Split('=', 2)).ToDictionary(pair => pair[0], pair => (string?)pair[1]);
+            environment["Urls"] = WithPort(environment["Urls"]!, ServiceProcess.FreePort());
+            environment["STATE_DIRECTORY"] = Directory.CreateDirectory(Path.Join(work, "state")).FullName;
+            environment["GpuLxc__Host__Root"] = host.Root;
+            environment["GpuLxc__Host__Backend"] = "bogus";
+
+            var result = Processes.Run(Path.Join(image.Output, "GpuLxc.Api"), [], work, environment);
+
+            Assert.Equal(StartupFailure.ConfigurationExitCode, result.ExitCode);
+            Assert.Equal(result.ExitCode.ToString(CultureInfo.InvariantCulture), Assert.Single(UnitDirectives()["RestartPreventExitStatus"]));
+            Assert.Single(result.Output.Split('\n'), line => line.StartsWith("<2>", StringComparison.Ordinal) && line.Contains("GpuLxc:Host:Backend", StringComparison.Ordinal));
         }
         finally
         {

@@ -19,7 +19,7 @@ public sealed class StartupValidationTests
 
         var error = Assert.ThrowsAny<Exception>(() => factory.CreateClient());
 
-        var refusal = Assert.IsType<OptionsValidationException>(error);
+        var refusal = Assert.IsType<OptionsValidationException>(error is OptionsValidationException ? error : throw new Xunit.Sdk.XunitException(error.ToString()));
         Assert.Contains(expected, refusal.Message, StringComparison.Ordinal);
     }
 
