@@ -22,7 +22,7 @@ public sealed class BrowserRenderTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task Swagger_and_the_dashboard_render_in_a_real_browser_behind_the_key()
+    public async Task SwaggerAndTheDashboardRenderInARealBrowserBehindTheKey()
     {
         var chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists);
         if (chromium is null)

@@ -1,4 +1,4 @@
-using GpuLxc.Api.Tests.Api;
+using GpuLxc.Api.Tests.Nvenc;
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 

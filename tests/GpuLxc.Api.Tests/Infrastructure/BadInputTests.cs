@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json.Serialization;
 using FluentValidation;
 using GpuLxc.Api.Infrastructure;
-using GpuLxc.Api.Tests.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;

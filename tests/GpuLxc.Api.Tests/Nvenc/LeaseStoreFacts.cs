@@ -1,5 +1,4 @@
 using GpuLxc.Api.Nvenc;
-using GpuLxc.Api.Tests.Api;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GpuLxc.Api.Tests.Nvenc;

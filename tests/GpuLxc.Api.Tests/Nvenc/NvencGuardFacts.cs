@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using GpuLxc.Api.Nvenc;
-using GpuLxc.Api.Tests.Api;
 using GpuLxc.Api.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,12 +1,13 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using GpuLxc.Api.Tests.Infrastructure;
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Nvenc;
 
 public sealed class NvencApiTests
 {

@@ -4,7 +4,7 @@ using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Nvenc;
 
 /// <summary>In use is summed over holders (each container; the host with the unattributed sessions) of max(leases, sessions).</summary>
 public sealed class NvencHolderTests

@@ -2,7 +2,7 @@ using System.Net;
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Metrics;
 
 public sealed class MetricsEndpointTests
 {

@@ -5,7 +5,7 @@ using GpuLxc.Api.Tests.Support;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Infrastructure;
 
 /// <summary>Errors produced outside any handler are problem+json too.</summary>
 public sealed class ProblemResponseTests

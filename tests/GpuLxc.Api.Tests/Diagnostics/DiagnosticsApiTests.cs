@@ -1,7 +1,7 @@
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Diagnostics;
 
 public sealed class DiagnosticsApiTests
 {

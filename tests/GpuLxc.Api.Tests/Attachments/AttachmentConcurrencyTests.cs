@@ -4,7 +4,7 @@ using System.Text;
 using GpuLxc.Api.Attachments;
 using GpuLxc.Api.Tests.Support;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Attachments;
 
 public sealed class AttachmentConcurrencyTests
 {

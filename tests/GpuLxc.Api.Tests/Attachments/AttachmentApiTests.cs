@@ -1,9 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
+using GpuLxc.Api.Tests.Infrastructure;
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Attachments;
 
 public sealed class AttachmentApiTests
 {

@@ -6,7 +6,7 @@ using Hangfire.States;
 using Hangfire.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GpuLxc.Api.Tests.Hangfire;
+namespace GpuLxc.Api.Tests.Jobs.Hosting;
 
 /// <summary>
 /// The Hangfire dashboard at /hangfire, served from the service's own SQLite job storage: every page renders with
@@ -29,7 +29,7 @@ public sealed class JobDashboardTests : IDisposable
     }
 
     [Fact]
-    public async Task Every_page_renders_the_jobs_in_the_storage()
+    public async Task EveryPageRendersTheJobsInTheStorage()
     {
         using var http = _factory.CreateKeyedClient();
         var storage = _factory.Services.GetRequiredService<JobStorage>();
@@ -76,7 +76,7 @@ public sealed class JobDashboardTests : IDisposable
     [InlineData(TestKeys.Read, HttpStatusCode.Forbidden)]
     [InlineData(TestKeys.ReadAndSessions, HttpStatusCode.Forbidden)]
     [InlineData(TestKeys.Admin, HttpStatusCode.OK)]
-    public async Task Only_admin_keys_see_the_dashboard(string? key, HttpStatusCode expected)
+    public async Task OnlyAdminKeysSeeTheDashboard(string? key, HttpStatusCode expected)
     {
         using var http = _factory.CreateKeyedClient(key);
         using var response = await http.GetAsync(new Uri("/hangfire/servers", UriKind.Relative));
@@ -84,7 +84,7 @@ public sealed class JobDashboardTests : IDisposable
     }
 
     [Fact]
-    public async Task A_browser_is_asked_for_the_key_and_may_send_it_as_the_basic_password()
+    public async Task ABrowserIsAskedForTheKeyAndMaySendItAsTheBasicPassword()
     {
         using var anonymous = _factory.CreateKeyedClient(null);
         using (var challenged = await anonymous.GetAsync(new Uri("/hangfire", UriKind.Relative)))

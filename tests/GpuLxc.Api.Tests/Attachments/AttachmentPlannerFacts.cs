@@ -3,7 +3,7 @@ using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Inventory;
 
-namespace GpuLxc.Api.Tests.Containers;
+namespace GpuLxc.Api.Tests.Attachments;
 
 public sealed class AttachmentPlannerFacts
 {

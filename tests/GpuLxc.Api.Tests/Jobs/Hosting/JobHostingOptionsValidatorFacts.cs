@@ -1,6 +1,6 @@
 using GpuLxc.Api.Jobs.Hosting;
 
-namespace GpuLxc.Api.Tests.Hangfire;
+namespace GpuLxc.Api.Tests.Jobs.Hosting;
 
 public sealed class JobHostingOptionsValidatorFacts
 {

@@ -3,7 +3,7 @@ using System.Globalization;
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Containers;
 
 /// <summary>
 /// Attachments proven inside a real LXC container (CI runs as root with lxc and busybox-static installed). With no

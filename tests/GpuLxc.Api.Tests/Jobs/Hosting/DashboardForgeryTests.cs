@@ -8,7 +8,7 @@ using Hangfire.States;
 using Hangfire.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GpuLxc.Api.Tests.Hangfire;
+namespace GpuLxc.Api.Tests.Jobs.Hosting;
 
 /// <summary>
 /// A browser holding the key as Basic credentials sends it with a form another site posts to /hangfire. Such a

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Nvenc;
 
 /// <summary>samples/nvenc/gpulxc-ffmpeg against the running service (on Kestrel), with a fake ffmpeg.</summary>
 public sealed class NvencWrapperTests : IDisposable

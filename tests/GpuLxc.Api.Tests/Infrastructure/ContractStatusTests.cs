@@ -7,7 +7,7 @@ using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Infrastructure;
 
 /// <summary>
 /// A route answers only statuses its contract declares. <see cref="GpuLxcApiFactory"/> checks every answer of every

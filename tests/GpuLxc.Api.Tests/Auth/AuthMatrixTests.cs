@@ -5,7 +5,7 @@ using GpuLxc.Api.Tests.Support;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Auth;
 
 /// <summary>Every /api route, enumerated from the running app, refuses missing keys and keys without its scope.</summary>
 public sealed class AuthMatrixTests

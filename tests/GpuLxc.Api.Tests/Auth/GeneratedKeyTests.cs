@@ -1,7 +1,7 @@
 using GpuLxc.Api.Auth;
 using GpuLxc.Api.Tests.Support;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Auth;
 
 public sealed class GeneratedKeyTests
 {

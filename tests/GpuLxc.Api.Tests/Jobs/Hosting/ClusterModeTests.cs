@@ -11,7 +11,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace GpuLxc.Api.Tests.Hangfire;
+namespace GpuLxc.Api.Tests.Jobs.Hosting;
 
 /// <summary>
 /// Cluster mode against a real PostgreSQL (CI starts one and sets GPULXC_TEST_POSTGRES): two service instances on
@@ -36,7 +36,7 @@ public sealed class ClusterModeTests : IDisposable
     }
 
     [Fact]
-    public async Task Two_nodes_sharing_one_database_each_run_only_their_own_jobs()
+    public async Task TwoNodesSharingOneDatabaseEachRunOnlyTheirOwnJobs()
     {
         if (_connectionString is null)
         {
@@ -98,7 +98,7 @@ public sealed class ClusterModeTests : IDisposable
     }
 
     [Fact]
-    public void Postgres_without_a_connection_string_stops_the_service_with_the_setting_named()
+    public void PostgresWithoutAConnectionStringStopsTheServiceWithTheSettingNamed()
     {
         using var factory = new GpuLxcApiFactory();
         factory.Settings["GpuLxc:Jobs:Storage"] = "postgres";
@@ -110,7 +110,7 @@ public sealed class ClusterModeTests : IDisposable
     [InlineData("GpuLxc:Jobs:Storage", "redis")]
     [InlineData("GpuLxc:Jobs:Node", "bad node;name")]
     [InlineData("GpuLxc:Jobs:Workers", "0")]
-    public void Bad_job_settings_stop_the_service_with_the_setting_named(string key, string value)
+    public void BadJobSettingsStopTheServiceWithTheSettingNamed(string key, string value)
     {
         using var factory = new GpuLxcApiFactory();
         factory.Settings[key] = value;

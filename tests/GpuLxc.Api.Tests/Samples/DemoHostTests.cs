@@ -1,7 +1,7 @@
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Samples;
 
 /// <summary>samples/hosts/demo works as its README says.</summary>
 public sealed class DemoHostTests

@@ -7,7 +7,7 @@ using Hangfire.Common;
 using Hangfire.States;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GpuLxc.Api.Tests.Hangfire;
+namespace GpuLxc.Api.Tests.Jobs.Hosting;
 
 /// <summary>
 /// Hangfire keeps its configuration in statics; the service must not. With two services in one process, each
@@ -16,7 +16,7 @@ namespace GpuLxc.Api.Tests.Hangfire;
 public sealed class JobActivationTests
 {
     [Fact]
-    public async Task Each_service_in_a_process_runs_its_jobs_with_its_own_services()
+    public async Task EachServiceInAProcessRunsItsJobsWithItsOwnServices()
     {
         // Started at once, as parallel tests start them: each job server must keep its own host's activator.
         var factories = Enumerable.Range(0, 6).Select(_ => new GpuLxcApiFactory()).ToList();

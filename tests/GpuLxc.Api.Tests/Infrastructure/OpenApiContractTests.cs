@@ -1,6 +1,6 @@
 using GpuLxc.Api.Tests.Support;
 
-namespace GpuLxc.Api.Tests.Api;
+namespace GpuLxc.Api.Tests.Infrastructure;
 
 /// <summary>The checked-in contract (and so the generated client) is exactly what the service serves.</summary>
 public sealed class OpenApiContractTests
