@@ -53,7 +53,10 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
     private static DiagnosticCheck GpusBound(IReadOnlyList<Gpu> gpus)
     {
         const string Id = "gpu-bound", Title = "Every NVIDIA GPU is bound to the nvidia driver";
-        var unbound = gpus.Where(g => g.KernelDriver != "nvidia").ToList();
+        // A GPU on vfio-pci that a VM's hostpciN names is that VM's by design: reported, never a failure.
+        var passedThrough = gpus.Where(g => g is { KernelDriver: "vfio-pci", AssignedTo: not null }).ToList();
+        var unbound = gpus.Where(g => g.KernelDriver != "nvidia").Except(passedThrough).ToList();
+        var reserved = string.Concat(passedThrough.Select(g => $"; {g.PciAddress} is passed through to VM {g.AssignedTo!.Vm} ({g.AssignedTo.Entry}), on vfio-pci"));
         if (gpus.Count == 0)
         {
             return Skip(Id, Title, "No NVIDIA GPU is present.");
@@ -61,12 +64,13 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
 
         if (unbound.Count == 0)
         {
-            return Pass(Id, Title, $"{gpus.Count} GPU(s) bound to nvidia.");
+            return Pass(Id, Title, $"{gpus.Count - passedThrough.Count} GPU(s) bound to nvidia{reserved}.");
         }
 
-        var detail = string.Join("; ", unbound.Select(g => $"{g.PciAddress} is bound to {g.KernelDriver}"));
+        var detail = string.Join("; ", unbound.Select(g => $"{g.PciAddress} is bound to {g.KernelDriver}")) + reserved;
         var fix = unbound.Any(g => g.KernelDriver == "vfio-pci")
-            ? "The GPU is reserved for VM passthrough (vfio-pci): remove its id from /etc/modprobe.d/vfio*.conf and the kernel command line, run `update-initramfs -u -k all` and reboot."
+            ? "The GPU is on vfio-pci but no VM's hostpciN (/etc/pve/qemu-server/*.conf) names it: if a VM is meant to have it, add it to that VM; " +
+              "for containers, remove its id from /etc/modprobe.d/vfio*.conf and the kernel command line, run `update-initramfs -u -k all` and reboot."
             : unbound.Any(g => g.KernelDriver == "nouveau")
                 ? "Blacklist nouveau (`blacklist nouveau` and `options nouveau modeset=0` in /etc/modprobe.d/blacklist-nouveau.conf), run `update-initramfs -u -k all` and reboot."
                 : "Load the nvidia driver: `modprobe nvidia`; if that fails, reinstall the host driver.";
@@ -95,14 +99,19 @@ public sealed class HostDiagnostics(GpuInventory inventory, HostDriverReader dri
     private static DiagnosticCheck UserspaceMatches(HostDriver driver)
     {
         const string Id = "userspace-matches-kernel", Title = "The userspace driver matches the kernel module";
+        // After an upgrade without a reboot the userspace already is the installed version: the fix is the reboot, never a downgrade.
+        var reboot = driver.InstalledVersion is { } installed && installed != driver.LoadedVersion
+            ? $"Reboot the host: {installed} is installed, but the running kernel still has {driver.LoadedVersion} loaded; then re-sync the containers (POST /api/v1/host/driver/resync)."
+            : null;
+        var said = driver.UserspaceError is { } error ? $" ({error})" : "";
         return (driver.LoadedVersion, driver.UserspaceVersion) switch
         {
             (null, _) => Skip(Id, Title, "No driver is loaded."),
-            (_, null) => Warn(Id, Title, "Neither NVML nor nvidia-smi answered: the userspace driver is missing or mismatched.",
-                $"Install the userspace driver of exactly version {driver.LoadedVersion} on the host."),
+            (_, null) => Warn(Id, Title, $"Neither NVML nor nvidia-smi answered{said}: the userspace driver is missing or mismatched.",
+                reboot ?? $"Install the userspace driver of exactly version {driver.LoadedVersion} on the host."),
             var (loaded, userspace) when loaded == userspace => Pass(Id, Title, $"Both are {loaded}."),
-            var (loaded, userspace) => Fail(Id, Title, $"Kernel module {loaded}, userspace {userspace}: NVML fails with \"Driver/library version mismatch\".",
-                "Reboot to load the installed module, or reinstall the userspace driver of the loaded version."),
+            var (loaded, userspace) => Fail(Id, Title, $"Kernel module {loaded}, userspace {userspace}: NVML fails with \"Driver/library version mismatch\"{said}.",
+                userspace == driver.InstalledVersion && reboot is not null ? reboot : $"Reinstall the userspace driver of exactly version {loaded}, the loaded module's."),
         };
     }
 

@@ -36,7 +36,8 @@ public static class AptCandidates
     /// <summary>
     /// The package sets that can carry <paramref name="version"/> on a distribution of <paramref name="family"/>, best first: Ubuntu's
     /// branch-suffixed packages (and their <c>-server</c> twins), NVIDIA's unsuffixed names from branch 590 on, or
-    /// Debian's own packages.
+    /// Debian's own packages: the current series', then the legacy and Tesla series' of the version's branch (the
+    /// series the host's driver came from; see <see cref="DriverSeries"/>).
     /// </summary>
     public static IReadOnlyList<IReadOnlyList<string>> PackageSets(OsFamily family, string version)
     {
@@ -46,10 +47,17 @@ public static class AptCandidates
         {
             OsFamily.Ubuntu when branch >= 590 => [ubuntu, ubuntu.Select(p => $"{p}-{branch}").ToArray()],
             OsFamily.Ubuntu => [ubuntu.Select(p => $"{p}-{branch}").ToArray(), ubuntu.Select(p => $"{p}-{branch}-server").ToArray()],
-            OsFamily.Debian => [["libcuda1", "libnvidia-encode1", "libnvcuvid1", "libnvidia-ml1", "nvidia-smi"]],
+            OsFamily.Debian => [["libcuda1", "libnvidia-encode1", "libnvcuvid1", "libnvidia-ml1", "nvidia-smi"], DebianSeries($"legacy-{branch}xx"), DebianSeries($"tesla-{branch}")],
             _ => [],
         };
     }
+
+    /// <summary>
+    /// A legacy or Tesla series' own packages (<c>legacy-390xx</c> → <c>libnvidia-legacy-390xx-cuda1</c>, …,
+    /// <c>nvidia-legacy-390xx-smi</c>): the host's series, never the current series' packages of another version.
+    /// </summary>
+    private static string[] DebianSeries(string variant) =>
+        [$"libnvidia-{variant}-cuda1", $"libnvidia-{variant}-encode1", $"libnvidia-{variant}-nvcuvid1", $"libnvidia-{variant}-ml1", $"nvidia-{variant}-smi"];
 
     /// <summary>
     /// <c>apt-cache madison</c> lines: <c> libcuda1 | 535.216.01-1~deb12u1 | http://deb.debian.org/debian bookworm/non-free amd64 Packages</c>.

@@ -44,10 +44,8 @@ internal sealed class DriverResyncWork(
                     continue;
                 }
 
-                var found = await context.RunAsync(commands, GuestDrivers.FindLibraries(backend, id));
-                var versions = GuestDrivers.ParseLibraryVersions(found.StandardOutput);
-                var before = versions.Contains(version) ? version : versions.Count > 0 ? versions[^1] : null;
-                if (versions is [var only] && only == version)
+                var before = (await NvmlLibraries.ReadAsync(backend, id, command => context.RunAsync(commands, command))).Loaded;
+                if (before == version)
                 {
                     outcomes[id] = new ResyncedContainer(id, before, before, "inSync");
                     continue;

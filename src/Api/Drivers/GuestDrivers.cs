@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using GpuLxc.Api.Attachments;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.HostAccess;
@@ -13,12 +12,12 @@ namespace GpuLxc.Api.Drivers;
 /// <param name="ContainerId">The container.</param>
 /// <param name="Status">Running or stopped: the driver can only be read in a running container.</param>
 /// <param name="HostVersion">The host's loaded module version: the version the container must have exactly.</param>
-/// <param name="InstalledVersion">The container's <c>libnvidia-ml</c> version; null when none is installed or the container is not running.</param>
+/// <param name="InstalledVersion">The container's userspace driver version as it loads: what <c>nvidia-smi</c> inside reports when it works, else the version of the file <c>libnvidia-ml.so.1</c> resolves to (other <c>libnvidia-ml.so.VERSION</c> files are never loaded); null when none loads, the container is not running, or no command runs inside it.</param>
 /// <param name="Match">Whether the two are equal (NVML works only then).</param>
 /// <param name="Method">How GpuLxc last installed it: <c>apt</c> or <c>runInstaller</c>; null when GpuLxc never did.</param>
 /// <param name="InstalledBy">The job that last installed it.</param>
 /// <param name="Os">The container's distribution.</param>
-/// <param name="Notes">What could not be read, and why.</param>
+/// <param name="Notes">What could not be read, and why: a stale or missing <c>libnvidia-ml.so.1</c>, nvidia-smi's own error text, or the backend's error when commands cannot run inside the container at all.</param>
 public sealed record ContainerDriver(
     string ContainerId,
     ContainerStatus Status,
@@ -34,7 +33,7 @@ public sealed record ContainerDriver(
 public sealed record GuestTarget(IContainerBackend Backend, string ContainerId, string HostVersion, OsFamily Family, OsInfo Os);
 
 /// <summary>Reads containers' userspace drivers and checks the preconditions of the jobs that install them.</summary>
-public sealed partial class GuestDrivers(
+public sealed class GuestDrivers(
     ContainerDirectory containers,
     AttachmentStore attachmentStore,
     IHostFileSystem files,
@@ -106,17 +105,26 @@ public sealed partial class GuestDrivers(
     /// <summary>The container's <c>/etc/os-release</c>, read through the backend's exec; null when it cannot be read.</summary>
     public async Task<IReadOnlyDictionary<string, string>?> ReadOsReleaseAsync(IContainerBackend backend, string containerId, CancellationToken cancellationToken)
     {
-        var result = await commands.RunAsync(backend.Exec(containerId, ["cat", "/etc/os-release"]) with { Timeout = ExecTimeout }, cancellationToken);
+        var result = await commands.RunAsync(ExecProbe(backend, containerId), cancellationToken);
         return result.Succeeded ? OsRelease.Parse(result.StandardOutput) : null;
     }
 
-    /// <summary>The command that lists the container's <c>libnvidia-ml.so.VERSION</c> files.</summary>
-    public static HostCommand FindLibraries(IContainerBackend backend, string containerId) =>
-        backend.Exec(containerId, ["find", "/usr/lib", "/usr/lib64", "/lib", "-maxdepth", "3", "-name", "libnvidia-ml.so.*"]) with { Timeout = ExecTimeout };
+    /// <summary>
+    /// The command that shows whether commands can run inside the container at all: reading <c>/etc/os-release</c>,
+    /// which every distribution has. When it fails, other commands' failures say nothing about the container's driver.
+    /// </summary>
+    public static HostCommand ExecProbe(IContainerBackend backend, string containerId) =>
+        backend.Exec(containerId, ["cat", "/etc/os-release"]) with { Timeout = ExecTimeout };
 
-    /// <summary>The versions in <c>find</c>'s output (<c>/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.127.05</c> → <c>550.127.05</c>).</summary>
-    public static IReadOnlyList<string> ParseLibraryVersions(string output) =>
-        LibraryPattern().Matches(output).Select(m => m.Groups["version"].Value).Distinct().Order(StringComparer.Ordinal).ToList();
+    /// <summary>"Commands cannot run inside container 101: '…' exited with 2: (its stderr)": the backend's own words.</summary>
+    public static string ExecFailure(string containerId, HostCommand command, HostCommandResult result) =>
+        $"Commands cannot run inside container {containerId}: '{command}' exited with {result.ExitCode}" +
+        ((result.StandardError.Trim() is { Length: > 0 } stderr ? stderr : result.StandardOutput.Trim()) is { Length: > 0 } said ? $": {said}" : ".");
+
+    /// <summary>The fix for <see cref="ExecFailure"/>: what the host needs for <c>pct exec</c> / <c>lxc-attach</c> to work.</summary>
+    public static string ExecFix(IContainerBackend backend, string containerId) => backend.Kind == HostBackend.Proxmox
+        ? $"Check on the host that `pct exec {containerId} -- cat /etc/os-release` works: the container must run and pct must be able to enter it."
+        : $"Check on the host that `lxc-attach -n {containerId} -- cat /etc/os-release` works: the container must run and lxc-attach must be able to enter it.";
 
     /// <summary>The container's driver, read from inside when it runs; what could not be read is in the notes.</summary>
     /// <exception cref="ProblemException">The id is not the backend's (400), there is no backend (409) or no such container (404).</exception>
@@ -141,18 +149,29 @@ public sealed partial class GuestDrivers(
         OsInfo? os = null;
         if (status == ContainerStatus.Running)
         {
-            var osRelease = await ReadOsReleaseAsync(backend, containerId, cancellationToken);
-            os = osRelease is null ? null : OsFamilies.Info(osRelease);
-            var found = await commands.RunAsync(FindLibraries(backend, containerId), cancellationToken);
-            var versions = ParseLibraryVersions(found.StandardOutput);
-            installed = versions.Contains(hostVersion ?? "") ? hostVersion : versions.Count > 0 ? versions[^1] : null;
-            if (versions.Count == 0)
+            var probe = ExecProbe(backend, containerId);
+            var probed = await commands.RunAsync(probe, cancellationToken);
+            os = probed.Succeeded ? OsFamilies.Info(OsRelease.Parse(probed.StandardOutput)) : null;
+            var libraries = await NvmlLibraries.ReadAsync(backend, containerId, command => commands.RunAsync(command, cancellationToken));
+            var (reported, smiError) = await NvidiaSmiVersionAsync(backend, containerId, cancellationToken);
+            // nvidia-smi works only when NVML loaded a library of the module's version: then its answer is the truth.
+            installed = reported ?? libraries.Loaded;
+            if (!probed.Succeeded && libraries.Versions.Count == 0 && libraries.Link is null)
             {
-                notes.Add("No libnvidia-ml.so.* in the container: no userspace driver is installed.");
+                notes.Add(ExecFailure(containerId, probe, probed));
             }
-            else if (versions.Count > 1)
+            else
             {
-                notes.Add($"The container has several libnvidia-ml versions: {string.Join(", ", versions)}.");
+                notes.AddRange(libraries.Notes(hostVersion));
+                if (libraries.Versions.Count == 0 && libraries.Link is null)
+                {
+                    notes.Add("No libnvidia-ml.so.* in the container: no userspace driver is installed.");
+                }
+
+                if (smiError is not null && (libraries.Versions.Count > 0 || libraries.Link is not null))
+                {
+                    notes.Add($"nvidia-smi in the container: {smiError}");
+                }
             }
         }
         else
@@ -164,6 +183,13 @@ public sealed partial class GuestDrivers(
             last?.Result?.Method, last?.Id, os, notes);
     }
 
-    [GeneratedRegex(@"libnvidia-ml\.so\.(?<version>[0-9]+\.[0-9]+(\.[0-9]+)?)\s*$", RegexOptions.Multiline)]
-    private static partial Regex LibraryPattern();
+    /// <summary>The single version <c>nvidia-smi</c> inside reports, or what it said when it failed (NVML's own words).</summary>
+    private async Task<(string? Version, string? Error)> NvidiaSmiVersionAsync(IContainerBackend backend, string containerId, CancellationToken cancellationToken)
+    {
+        var result = await commands.RunAsync(GuestInstaller.SmiQuery(backend, containerId), cancellationToken);
+        var reported = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+        return result.Succeeded && reported is [var version] && DriverInputs.IsVersion(version)
+            ? (version, null)
+            : (null, $"exit code {result.ExitCode}: {string.Join(" ", (result.StandardOutput + "\n" + result.StandardError).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}");
+    }
 }

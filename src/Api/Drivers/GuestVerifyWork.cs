@@ -38,6 +38,8 @@ internal sealed class GuestVerifyWork(GuestDrivers guests, GuestInstaller instal
             var missing = paths.Where(p => !present.Contains(p)).ToList();
             if (missing.Count > 0)
             {
+                // A listing that fails because exec itself fails says nothing about the nodes: report the exec's own error.
+                await installer.ThrowIfExecFailsAsync(context, target);
                 throw new JobFailedException(JobContext.CommandFailed(listing, result,
                     $"Restart the container (its attachment takes effect at start), or PUT /api/v1/containers/{context.Target}/gpu?restart=true.",
                     $"Missing in container {context.Target}: {string.Join(", ", missing)}."));

@@ -88,10 +88,12 @@ internal sealed partial class HostDriverInstallWork(
             throw Precondition("No NVIDIA GPU is on the PCI bus.", "Check that the card is seated and enabled in the firmware (lspci -nn | grep 10de).");
         }
 
-        if (gpus.FirstOrDefault(g => g.KernelDriver == "vfio-pci") is { } passedThrough)
+        // GPUs on vfio-pci belong to VMs (or wait for one): the host driver is for the others, so only a host where
+        // every GPU is on vfio-pci has nothing to install for.
+        if (gpus.All(g => g.KernelDriver == "vfio-pci"))
         {
-            throw Precondition($"GPU {passedThrough.PciAddress} is bound to vfio-pci: it is passed through to a VM, so the host driver cannot use it.",
-                "Remove the GPU from the VM's hostpci entries and its id from vfio-pci.ids (/etc/modprobe.d), update the initramfs and reboot.");
+            throw Precondition($"Every GPU is bound to vfio-pci ({string.Join(", ", gpus.Select(Holder))}): the host driver would have no GPU to drive.",
+                "Give the host a GPU: remove one from its VM's hostpci entries and its id from vfio-pci.ids (/etc/modprobe.d), update the initramfs and reboot.");
         }
 
         var secureBoot = await drivers.SecureBootAsync(context.Cancellation);
@@ -122,11 +124,15 @@ internal sealed partial class HostDriverInstallWork(
             }
         }
 
-        step.Message = $"kernel {kernel}, {gpus.Count} GPU(s) ({string.Join(", ", gpus.Select(g => $"{g.PciAddress} on {g.KernelDriver}"))}), " +
+        step.Message = $"kernel {kernel}, {gpus.Count} GPU(s) ({string.Join(", ", gpus.Select(Holder))}), " +
                        $"Secure Boot {secureBoot}, headers {(info.KernelHeadersPresent ? "present" : "available")}" +
                        (host.NouveauBound ? "; nouveau holds the GPU until a reboot" : "");
         return host;
     }
+
+    /// <summary>"0000:01:00.0 on nvidia", or "0000:41:00.0 on vfio-pci, stays with VM 200" for a GPU a VM claims.</summary>
+    private static string Holder(Gpu gpu) =>
+        $"{gpu.PciAddress} on {gpu.KernelDriver}" + (gpu.AssignedTo is { } vm ? $", stays with VM {vm.Vm}" : gpu.KernelDriver == "vfio-pci" ? ", left alone" : "");
 
     /// <summary>Proxmox VE ≥ 8: proxmox-headers; older: pve-headers; Debian and Ubuntu: linux-headers.</summary>
     private static string[] HeaderPackages(HostFacts host) => host.ProxmoxMajor switch
@@ -157,16 +163,17 @@ internal sealed partial class HostDriverInstallWork(
                 Fix: "Give the driver package, or use method runInstaller with the installer NVIDIA lists for this GPU."));
         }
 
-        IReadOnlyList<string> install = [package, "nvidia-smi", "nvidia-modprobe"];
+        var smiPackage = DriverSeries.SmiPackage(package);
+        var install = DriverSeries.HostPackages(package);
         if (version is not null)
         {
-            var madison = await context.RunCheckedAsync(commands, new HostCommand("apt-cache", ["madison", package, "nvidia-smi"]) { Timeout = QuickTimeout });
+            var madison = await context.RunCheckedAsync(commands, new HostCommand("apt-cache", ["madison", package, smiPackage]) { Timeout = QuickTimeout });
             var available = AptCandidates.ParseMadison(madison.StandardOutput);
             var exact = available.FirstOrDefault(v => v.Package == package && v.Upstream == version) ?? throw new JobFailedException(new JobError("noExactVersion",
                 $"No {package} of version {version} in the configured repositories (found {string.Join(", ", available.Where(v => v.Package == package).Select(v => v.Version).DefaultIfEmpty("none"))}).",
                 Fix: "Leave version out to install the repository's version, or use method runInstaller."));
-            var smi = available.FirstOrDefault(v => v.Package == "nvidia-smi" && v.Upstream == version);
-            install = [$"{package}={exact.Version}", smi is null ? "nvidia-smi" : $"nvidia-smi={smi.Version}", "nvidia-modprobe"];
+            var smi = available.FirstOrDefault(v => v.Package == smiPackage && v.Upstream == version);
+            install = [$"{package}={exact.Version}", smi is null ? smiPackage : $"{smiPackage}={smi.Version}", "nvidia-modprobe"];
         }
 
         await AptAsync(context, ["install", "-y", .. install]);

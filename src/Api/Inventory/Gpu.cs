@@ -18,6 +18,7 @@ namespace GpuLxc.Api.Inventory;
 /// <param name="Nvenc">The GPU's encoder: whether it has one, the session limit and what is in use now.</param>
 /// <param name="Sources">Where the facts came from: <c>sysfs</c>, <c>procfs</c>, <c>nvml</c>, <c>nvidia-smi</c>.</param>
 /// <param name="Notes">What could not be read, and why.</param>
+/// <param name="AssignedTo">The VM that takes the GPU for PCI passthrough (a <c>hostpciN</c> entry of its config): such a GPU is that VM's, on vfio-pci by design, not a fault; null when no VM claims it.</param>
 public sealed record Gpu(
     int Index,
     string? Uuid,
@@ -35,7 +36,8 @@ public sealed record Gpu(
     IReadOnlyList<DeviceNode> DeviceNodes,
     NvencInfo Nvenc,
     IReadOnlyList<string> Sources,
-    IReadOnlyList<string> Notes);
+    IReadOnlyList<string> Notes,
+    GpuAssignment? AssignedTo = null);
 
 /// <summary>A device node as <c>stat(2)</c> sees it, checked against <c>/proc/devices</c>.</summary>
 /// <param name="Path">e.g. <c>/dev/nvidia-uvm</c>.</param>

@@ -17,6 +17,7 @@ public sealed class GpuInventory(
     NvidiaSmiQuery nvidiaSmi,
     IOptions<NvencOptions> nvencOptions,
     LoadedDriver loadedDriver,
+    VmPassthroughReader vms,
     TimeProvider time) : IDisposable
 {
     public static readonly TimeSpan TopologyTtl = TimeSpan.FromSeconds(10);
@@ -89,6 +90,7 @@ public sealed class GpuInventory(
     {
         var notes = new List<string>();
         var pciGpus = await pci.ScanAsync(cancellationToken);
+        var claims = await vms.ReadAsync(cancellationToken);
         var driverVersion = await loadedDriver.ReadVersionAsync(cancellationToken);
 
         IReadOnlyList<NvmlDevice> nvmlDevices = [];
@@ -133,6 +135,7 @@ public sealed class GpuInventory(
                 nvmlDevices.FirstOrDefault(d => PciAddress.Normalize(d.PciBusId) == address),
                 smiGpus.FirstOrDefault(g => g.PciAddress == address),
                 driverVersion,
+                VmPassthroughReader.Find(claims, address),
                 cancellationToken));
         }
 
@@ -146,7 +149,7 @@ public sealed class GpuInventory(
     }
 
     private async Task<Gpu> JoinAsync(string address, int position, PciGpu? sysfs, NvmlDevice? device, NvidiaSmiGpu? smi,
-        string? driverVersion, CancellationToken cancellationToken)
+        string? driverVersion, GpuAssignment? assignedTo, CancellationToken cancellationToken)
     {
         var sources = new List<string>();
         var notes = new List<string>();
@@ -175,7 +178,13 @@ public sealed class GpuInventory(
             sources.Add("nvidia-smi");
         }
 
-        if (sysfs is { KernelDriver: not "nvidia" })
+        if (assignedTo is not null)
+        {
+            notes.Add(sysfs?.KernelDriver == "vfio-pci"
+                ? $"Passed through to VM {assignedTo.Vm} ({assignedTo.Entry} in {assignedTo.Config}): it is that VM's, not the containers'."
+                : $"VM {assignedTo.Vm} lists it in {assignedTo.Entry} ({assignedTo.Config}): starting that VM takes it from the host driver and from every container using it.");
+        }
+        else if (sysfs is { KernelDriver: not "nvidia" })
         {
             notes.Add($"The GPU is bound to '{sysfs.KernelDriver}', not 'nvidia': containers cannot use it.");
         }
@@ -203,7 +212,8 @@ public sealed class GpuInventory(
             [],
             nvenc,
             sources,
-            notes);
+            notes,
+            assignedTo);
     }
 
     private async Task<IReadOnlyList<Gpu>> WithLiveCountersAsync(Topology topology, CancellationToken cancellationToken)

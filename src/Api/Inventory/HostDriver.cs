@@ -5,7 +5,7 @@ namespace GpuLxc.Api.Inventory;
 /// <param name="Flavor">Open or proprietary kernel module.</param>
 /// <param name="ModuleVersion"><c>/sys/module/nvidia/version</c>.</param>
 /// <param name="InstalledVersion">The module on disk for the running kernel (<c>modinfo -F version nvidia</c>).</param>
-/// <param name="UserspaceVersion">The userspace library's version (NVML or nvidia-smi); containers must install exactly this.</param>
+/// <param name="UserspaceVersion">The userspace library's version as it loads: what NVML or nvidia-smi reports, else the file <c>libnvidia-ml.so.1</c> links to; null when none of them tells.</param>
 /// <param name="RebootRequired">The installed module differs from the loaded one: the new driver runs after a reboot.</param>
 /// <param name="Modules">The kernel modules that matter, loaded or not.</param>
 /// <param name="ModulesLoad">Whether <c>/etc/modules-load.d</c> loads the modules at boot.</param>
@@ -18,6 +18,7 @@ namespace GpuLxc.Api.Inventory;
 /// <param name="ModuleSigner">The signer of the module on disk; null when unsigned or unknown.</param>
 /// <param name="PersistencedRunning">Whether nvidia-persistenced runs (keeps the GPU initialised between clients).</param>
 /// <param name="Notes">What could not be read, and why.</param>
+/// <param name="UserspaceError">NVML's or nvidia-smi's own error text when neither answered (<c>Failed to initialize NVML: Driver/library version mismatch</c>); null when one did.</param>
 public sealed record HostDriver(
     string? LoadedVersion,
     DriverFlavor? Flavor,
@@ -35,7 +36,8 @@ public sealed record HostDriver(
     string SecureBoot,
     string? ModuleSigner,
     bool PersistencedRunning,
-    IReadOnlyList<string> Notes);
+    IReadOnlyList<string> Notes,
+    string? UserspaceError);
 
 public sealed record KernelModule(string Name, bool Loaded);
 

@@ -3,7 +3,7 @@ using GpuLxc.Api.HostAccess;
 namespace GpuLxc.Api.Inventory;
 
 /// <summary>Reads <see cref="HostDriver"/> through the host seam; a fact that cannot be read becomes a note.</summary>
-public sealed class HostDriverReader(
+public sealed partial class HostDriverReader(
     IHostFileSystem files,
     IHostCommandRunner commands,
     INvml nvml,
@@ -19,6 +19,10 @@ public sealed class HostDriverReader(
 
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(20);
 
+    /// <summary>Where the loader finds the host's NVML: the first of these that links to a versioned file gives its version.</summary>
+    private static readonly string[] UserspaceLinks =
+        ["/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1", "/usr/lib64/libnvidia-ml.so.1", "/usr/lib/libnvidia-ml.so.1", "/usr/lib/aarch64-linux-gnu/libnvidia-ml.so.1"];
+
     public async Task<HostDriver> ReadAsync(CancellationToken cancellationToken)
     {
         var notes = new List<string>();
@@ -28,6 +32,7 @@ public sealed class HostDriverReader(
         var installed = await ModinfoAsync("version", notes, cancellationToken);
         var signer = await ModinfoAsync("signer", notes, cancellationToken);
         var loaded = module?.Version;
+        var (userspace, userspaceError) = await UserspaceVersionAsync(cancellationToken);
 
         var modules = NvidiaProcFs.ParseModules(await files.TryReadTextAsync("/proc/modules", cancellationToken) ?? "");
         var gpus = await inventory.TopologyGpusAsync(refresh: false, cancellationToken);
@@ -38,7 +43,7 @@ public sealed class HostDriverReader(
             module?.Flavor,
             module?.SysfsVersion,
             installed,
-            await UserspaceVersionAsync(cancellationToken),
+            userspace,
             loaded is not null && installed is not null && loaded != installed,
             WatchedModules.Select(name => new KernelModule(name, modules.Contains(name))).ToList(),
             await ModulesLoadAsync(cancellationToken),
@@ -50,7 +55,8 @@ public sealed class HostDriverReader(
             await SecureBootAsync(cancellationToken),
             string.IsNullOrEmpty(signer) ? null : signer,
             await PersistencedRunningAsync(cancellationToken),
-            notes);
+            notes,
+            userspaceError);
     }
 
     private async Task<string?> ModinfoAsync(string field, List<string> notes, CancellationToken cancellationToken)
@@ -83,20 +89,32 @@ public sealed class HostDriverReader(
         }
     }
 
-    private async Task<string?> UserspaceVersionAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The version NVML loads: NVML's or nvidia-smi's answer; when neither answers (a mismatch makes both fail), the
+    /// file the host's <c>libnvidia-ml.so.1</c> links to, with their own error text kept.
+    /// </summary>
+    private async Task<(string? Version, string? Error)> UserspaceVersionAsync(CancellationToken cancellationToken)
     {
         if (nvml.UnavailableReason is null)
         {
-            return nvml.DriverVersion();
+            return (nvml.DriverVersion(), null);
         }
 
-        if (!nvidiaSmi.IsInstalled)
+        var error = $"NVML: {nvml.UnavailableReason}";
+        if (nvidiaSmi.IsInstalled)
         {
-            return null;
+            var (rows, smiError) = await nvidiaSmi.QueryAsync(cancellationToken);
+            if (rows.Count > 0)
+            {
+                return (rows[0].DriverVersion, null);
+            }
+
+            error = smiError ?? error;
         }
 
-        var (rows, _) = await nvidiaSmi.QueryAsync(cancellationToken);
-        return rows.Count > 0 ? rows[0].DriverVersion : null;
+        var linked = UserspaceLinks.Select(files.ReadLinkName).OfType<string>().Select(name => LinkedVersionPattern().Match(name))
+            .FirstOrDefault(m => m.Success)?.Groups["version"].Value;
+        return (linked, error);
     }
 
     private async Task<ModulesLoadState> ModulesLoadAsync(CancellationToken cancellationToken)
@@ -237,4 +255,7 @@ public sealed class HostDriverReader(
 
         return false;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^libnvidia-ml\.so\.(?<version>[0-9]+\.[0-9]+(\.[0-9]+)?)$")]
+    private static partial System.Text.RegularExpressions.Regex LinkedVersionPattern();
 }

@@ -31,6 +31,7 @@ public static class InventoryApi
     public static IServiceCollection AddInventory(this IServiceCollection services)
     {
         services.AddSingleton<PciGpuScanner>();
+        services.AddSingleton<VmPassthroughReader>();
         services.AddSingleton<DeviceNodeScanner>();
         services.AddSingleton<NvidiaSmiQuery>();
         services.AddSingleton<GpuInventory>();

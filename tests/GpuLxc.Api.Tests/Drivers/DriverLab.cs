@@ -55,7 +55,12 @@ public sealed class DriverLab : IDisposable
             cmd="$1"; shift
             [ -x "$(dirname "$0")/$cmd" ] && exec "$(dirname "$0")/$cmd" "$@"; exit 0
             """);
-        Guest("ls", "shift; for node in \"$@\"; do echo \"crw-rw-rw- 1 root root 195, 0 Nov 23 12:00 $node\"; done");
+        Guest("ls", """
+            shift; for node in "$@"; do case "$node" in
+              *libnvidia-ml.so.1) echo "lrwxrwxrwx 1 root root 26 Nov 23 12:00 $node -> $(cat "$(dirname "$0")/../guest-link")" ;;
+              *) echo "crw-rw-rw- 1 root root 195, 0 Nov 23 12:00 $node" ;;
+            esac; done
+            """);
         Guest("find", "[ -f \"$(dirname \"$0\")/../guest-lib\" ] && cat \"$(dirname \"$0\")/../guest-lib\"; exit 0");
         Guest("nvidia-smi", "v=$(cat \"$(dirname \"$0\")/../guest-version\" 2>/dev/null) || { echo 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'; exit 9; }; echo \"$v\"");
     }
@@ -87,10 +92,14 @@ public sealed class DriverLab : IDisposable
         return this;
     }
 
-    /// <summary>What the container's libnvidia-ml is (for find), and what its nvidia-smi reports (null: it fails).</summary>
+    /// <summary>
+    /// What the container's libnvidia-ml is (for find: the versioned file and libnvidia-ml.so.1 linking to it, as
+    /// installers leave them), and what its nvidia-smi reports (null: it fails).
+    /// </summary>
     public DriverLab GuestDriver(string? library, string? smiReports)
     {
-        SetOrDelete("guest-lib", library is null ? null : $"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.{library}\n");
+        SetOrDelete("guest-lib", library is null ? null : $"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.{library}\n/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1\n");
+        SetOrDelete("guest-link", library is null ? null : $"libnvidia-ml.so.{library}");
         SetOrDelete("guest-version", smiReports is null ? null : smiReports + "\n");
         return this;
     }
