@@ -6,7 +6,7 @@ namespace GpuLxc.Api.Nvenc;
 /// <param name="Id">The lease id, for renew and release.</param>
 /// <param name="Holder">Who holds it (a transcoder's name, a job id).</param>
 /// <param name="Owner">The API key that acquired it; only that key (or an admin key) may renew or release it.</param>
-/// <param name="ContainerId">The container the session runs in, when given.</param>
+/// <param name="ContainerId">The container the session runs in; null: the host. The lease counts with the sessions observed there.</param>
 /// <param name="Gpu">The GPU the session counts against (PCI address) with scope <c>gpu</c>; null with scope <c>host</c>.</param>
 /// <param name="Budget">The budget it counts against: <c>host</c> or a GPU's PCI address.</param>
 /// <param name="CreatedAt">When it was granted.</param>
@@ -22,7 +22,7 @@ public static class LeaseTtl
 
 /// <summary>The body of <c>POST /api/v1/nvenc/leases</c>.</summary>
 /// <param name="Holder">Who asks: 1–128 printable characters.</param>
-/// <param name="ContainerId">The container the session will run in (per-container quotas apply).</param>
+/// <param name="ContainerId">The container the session will run in (per-container quotas apply); omitted: the host. A holder's leases and the encodes observed in it are counted together, as max(leases, encodes).</param>
 /// <param name="GpuId">With scope <c>gpu</c>: the GPU (UUID, PCI address or index); omitted = the one with most room.</param>
 /// <param name="TtlSeconds">Lifetime, 5–86400 s (default 60); renew before it ends.</param>
 /// <param name="WaitSeconds">When the budget is full, wait up to this long (0–300 s) in FIFO order instead of a 429.</param>
@@ -39,8 +39,8 @@ public sealed record RenewRequest(int? TtlSeconds = null);
 /// <param name="Gpus">The GPUs whose sessions count against it.</param>
 /// <param name="Limit">Concurrent sessions allowed; null = unrestricted.</param>
 /// <param name="LimitSource">Where the limit comes from.</param>
-/// <param name="InUse">max(active leases, sessions NVML observes).</param>
-/// <param name="Available">Sessions that can still be granted; null when unrestricted.</param>
+/// <param name="InUse">Slots taken: summed over holders (each container; the host with the unattributed sessions), max(that holder's active leases, its observed sessions), plus the sessions the driver counts without naming them.</param>
+/// <param name="Available">Leases that can still be granted: limit − in use, at least 0; null when unrestricted.</param>
 /// <param name="Leases">Active leases.</param>
 /// <param name="Observed">Encode sessions the driver reports running.</param>
 /// <param name="PeakLeases">The most leases active at once since the service started.</param>

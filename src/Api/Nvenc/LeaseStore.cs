@@ -1,3 +1,5 @@
+// Over 300 lines: one writer loop with its prepared statements and group commit; splitting the statements from the loop that enlists them would only spread one transaction over files.
+using System.Text.Json;
 using System.Threading.Channels;
 using GpuLxc.Api.Infrastructure;
 using Microsoft.Data.Sqlite;
@@ -5,9 +7,10 @@ using Microsoft.Data.Sqlite;
 namespace GpuLxc.Api.Nvenc;
 
 /// <summary>
-/// Leases in SQLite. A grant is one <c>INSERT … SELECT … WHERE count &lt; limit</c>: SQLite runs the count and the
-/// insert under its write lock as one statement, so no interleaving — of threads here or of another process on the
-/// same file — can grant past the limit. Writes of this process go through one writer loop on one connection with
+/// Leases in SQLite. A grant is one <c>INSERT … SELECT … WHERE in-use &lt; limit</c>, the sessions observed passed in
+/// as parameters: SQLite counts the leases per holder, combines them with the sessions and inserts under its write lock
+/// as one statement, so no interleaving — of threads here or of another process on the same file — can grant past the
+/// limit. Writes of this process go through one writer loop on one connection with
 /// prepared statements, and are group-committed: the writes waiting when the loop comes round run in order in one
 /// <c>BEGIN IMMEDIATE</c> transaction, and each caller is answered only after that transaction commits.
 /// </summary>
@@ -34,9 +37,13 @@ public sealed class LeaseStore : IDisposable
         _writer.GetAwaiter().GetResult();
     }
 
-    /// <summary>Grants a lease when the budget and the container's quota have room; returns it and the leases now active in the budget.</summary>
+    /// <summary>
+    /// Grants a lease when the budget and the container's quota have room; returns it and the leases now active in the
+    /// budget. Room means <see cref="ObservedUse.InUse"/> over the budget's active leases and <paramref name="observed"/>
+    /// is below <paramref name="limit"/> (null: unrestricted), counted in the inserting statement.
+    /// </summary>
     public Task<(Lease? Lease, int Active)> TryAcquireAsync(
-        string budget, int? limit, string holder, string? owner, string? containerId, string? gpu, TimeSpan ttl, int? quota, CancellationToken cancellationToken) =>
+        string budget, int? limit, ObservedUse observed, string holder, string? owner, string? containerId, string? gpu, TimeSpan ttl, int? quota, CancellationToken cancellationToken) =>
         WriteAsync(async (writer, now) =>
         {
             var lease = new Lease(Guid.NewGuid().ToString("N"), holder, owner, containerId, gpu, budget, now, now + ttl);
@@ -50,6 +57,8 @@ public sealed class LeaseStore : IDisposable
             insert.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
             insert.Parameters["$expires"].Value = lease.ExpiresAt.ToUnixTimeMilliseconds();
             insert.Parameters["$limit"].Value = (object?)limit ?? DBNull.Value;
+            insert.Parameters["$sessions"].Value = JsonSerializer.Serialize(observed.ByHolder);
+            insert.Parameters["$unnamed"].Value = observed.Unnamed;
             insert.Parameters["$quota"].Value = (object?)quota ?? DBNull.Value;
             // A row comes back only when the lease was granted, with the budget's active count after it.
             return await insert.ExecuteScalarAsync() is long active ? (lease, (int)active) : ((Lease?)null, 0);
@@ -219,10 +228,17 @@ public sealed class LeaseStore : IDisposable
             Insert = Prepare($"""
                 INSERT INTO lease ({Columns})
                 SELECT $id, $budget, $holder, $owner, $container, $gpu, $now, $expires
-                WHERE ($limit IS NULL OR (SELECT COUNT(*) FROM lease WHERE budget = $budget AND expires_at > $now) < $limit)
+                WHERE ($limit IS NULL OR $unnamed + (
+                        SELECT COALESCE(SUM(MAX(leases, sessions)), 0) FROM (
+                            SELECT holder, SUM(leases) AS leases, SUM(sessions) AS sessions FROM (
+                                SELECT COALESCE(container_id, '') AS holder, 1 AS leases, 0 AS sessions
+                                FROM lease WHERE budget = $budget AND expires_at > $now
+                                UNION ALL
+                                SELECT key, 0, value FROM json_each($sessions))
+                            GROUP BY holder)) < $limit)
                   AND ($quota IS NULL OR (SELECT COUNT(*) FROM lease WHERE container_id = $container AND expires_at > $now) < $quota)
                 RETURNING (SELECT COUNT(*) FROM lease WHERE budget = $budget AND expires_at > $now)
-                """, "$id", "$budget", "$holder", "$owner", "$container", "$gpu", "$now", "$expires", "$limit", "$quota");
+                """, "$id", "$budget", "$holder", "$owner", "$container", "$gpu", "$now", "$expires", "$limit", "$sessions", "$unnamed", "$quota");
             Renew = Prepare($"UPDATE lease SET expires_at = $expires WHERE id = $id AND expires_at > $now AND ($owner IS NULL OR owner IS $owner) RETURNING {Columns}",
                 "$id", "$owner", "$now", "$expires");
             Release = Prepare($"DELETE FROM lease WHERE id = $id AND ($owner IS NULL OR owner IS $owner) RETURNING {Columns}", "$id", "$owner");

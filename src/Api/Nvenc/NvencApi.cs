@@ -15,8 +15,10 @@ public static partial class NvencApi
         var nvenc = api.MapGroup("/nvenc").WithTags("NVENC");
         nvenc.MapGet("/", GetNvencAsync).WithName("GetNvenc")
             .WithSummary("The NVENC session budget")
-            .WithDescription("Scope, limit and where it comes from, in use = max(active leases, sessions the driver reports), " +
-                             "available, the active leases, and every encode session with the container it runs in.");
+            .WithDescription("Scope, limit and where it comes from, in use (summed over holders — each container, and the host " +
+                             "with the unattributed sessions — of max(that holder's leases, its observed sessions): encodes " +
+                             "without a lease hold slots too), available, the active leases, and every encode session with " +
+                             "the container it runs in.");
 
         var leases = nvenc.MapGroup("/leases").RequireScope(Scopes.Sessions);
         leases.MapPost("/", AcquireLeaseAsync).WithName("AcquireLease")

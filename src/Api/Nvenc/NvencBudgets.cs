@@ -7,9 +7,21 @@ namespace GpuLxc.Api.Nvenc;
 public sealed record BudgetDefinition(string Key, IReadOnlyList<string> Gpus, int? Limit, NvencLimitSource Source);
 
 /// <summary>The budgets as the host defines them now, and the encode sessions the driver reports.</summary>
-public sealed record BudgetReading(IReadOnlyList<BudgetDefinition> Budgets, IReadOnlyList<ObservedSession> Sessions, IReadOnlyDictionary<string, int> ObservedByGpu, IReadOnlyList<string> Notes)
+/// <param name="Budgets">The budgets leases count against.</param>
+/// <param name="Sessions">The sessions the driver lists, each with its GPU and container.</param>
+/// <param name="UnnamedByGpu">Per GPU (PCI address), the sessions the driver counts beyond those it lists.</param>
+/// <param name="Notes">Why a figure is unknown.</param>
+public sealed record BudgetReading(IReadOnlyList<BudgetDefinition> Budgets, IReadOnlyList<ObservedSession> Sessions, IReadOnlyDictionary<string, int> UnnamedByGpu, IReadOnlyList<string> Notes)
 {
-    public int Observed(BudgetDefinition budget) => budget.Gpus.Sum(gpu => ObservedByGpu.GetValueOrDefault(gpu));
+    /// <summary>The sessions running on the budget's GPUs, by holder.</summary>
+    public ObservedUse Use(BudgetDefinition budget) => new(
+        Sessions.Where(s => budget.Gpus.Contains(s.Gpu, StringComparer.Ordinal))
+            .GroupBy(s => ObservedUse.HolderOf(s.ContainerId), StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
+        budget.Gpus.Sum(gpu => UnnamedByGpu.GetValueOrDefault(gpu)));
+
+    /// <summary>Every session running on the budget's GPUs.</summary>
+    public int Observed(BudgetDefinition budget) => Use(budget).Total;
 }
 
 /// <summary>
@@ -97,10 +109,10 @@ public sealed class NvencBudgets(GpuInventory inventory, SessionAttribution attr
         }
 
         var sessions = new List<ObservedSession>();
-        var observed = new Dictionary<string, int>(StringComparer.Ordinal);
+        var unnamed = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var gpu in list.Gpus)
         {
-            observed[gpu.PciAddress] = Math.Max(gpu.Nvenc.SessionCount ?? 0, gpu.Nvenc.Sessions.Count);
+            unnamed[gpu.PciAddress] = Math.Max(0, (gpu.Nvenc.SessionCount ?? 0) - gpu.Nvenc.Sessions.Count);
             foreach (var session in gpu.Nvenc.Sessions)
             {
                 sessions.Add(new ObservedSession(gpu.PciAddress, session.Pid, await attribution.ContainerOfAsync(session.Pid, cancellationToken),
@@ -108,6 +120,6 @@ public sealed class NvencBudgets(GpuInventory inventory, SessionAttribution attr
             }
         }
 
-        return new BudgetReading(budgets, sessions, observed, notes);
+        return new BudgetReading(budgets, sessions, unnamed, notes);
     }
 }

@@ -9,8 +9,10 @@ namespace GpuLxc.Api.Nvenc;
 public sealed record AcquireOutcome(Lease? Lease, int RetryAfterSeconds, string? Refusal);
 
 /// <summary>
-/// Hands out leases against the NVENC budget: in use = max(active leases, sessions the driver reports), and a lease is
-/// granted only while that stays within the limit.
+/// Hands out leases against the NVENC budget. In use is summed over holders (each container; the host with the
+/// unattributed sessions) of max(that holder's active leases, its observed sessions), plus the sessions the driver
+/// only counts (<see cref="ObservedUse"/>); a lease is granted only while that is below the limit, decided in the
+/// statement that inserts it.
 /// </summary>
 public sealed partial class NvencGuard(
     LeaseStore store,
@@ -33,11 +35,11 @@ public sealed partial class NvencGuard(
         var leases = await store.ActiveAsync(cancellationToken);
         var views = reading.Budgets.Select(budget =>
         {
-            var active = leases.Count(l => l.Budget == budget.Key);
-            var observed = reading.Observed(budget);
-            var inUse = Math.Max(active, observed);
+            var active = leases.Where(l => l.Budget == budget.Key).ToList();
+            var use = reading.Use(budget);
+            var inUse = use.InUse(active.Select(l => l.ContainerId));
             return new NvencBudget(budget.Key, budget.Gpus, budget.Limit, budget.Source, inUse,
-                budget.Limit is { } limit ? Math.Max(0, limit - inUse) : null, active, observed, Peak(budget.Key, active));
+                budget.Limit is { } limit ? Math.Max(0, limit - inUse) : null, active.Count, use.Total, Peak(budget.Key, active.Count));
         }).ToList();
         var status = new NvencStatus(budgets.PerGpu ? "gpu" : "host", views, leases, reading.Sessions, reading.Notes);
         LastStatus = status;
@@ -61,13 +63,14 @@ public sealed partial class NvencGuard(
 
         async Task<Lease?> TryOnceAsync(CancellationToken token)
         {
-            var current = await budgets.ReadAsync(fresh: false, token);
-            if (budget.Limit is { } limit && current.Observed(budget) >= limit)
+            // The sessions observed enter the grant's own statement, so the decision over leases and sessions is one.
+            var use = (await budgets.ReadAsync(fresh: false, token)).Use(budget);
+            if (budget.Limit is { } limit && use.Total >= limit)
             {
                 return null;
             }
 
-            var (lease, active) = await store.TryAcquireAsync(budget.Key, budget.Limit, request.Holder, owner, request.ContainerId,
+            var (lease, active) = await store.TryAcquireAsync(budget.Key, budget.Limit, use, request.Holder, owner, request.ContainerId,
                 budgets.PerGpu ? budget.Key : null, ttl, quota, token);
             if (lease is not null)
             {
@@ -106,8 +109,7 @@ public sealed partial class NvencGuard(
             return new AcquireOutcome(granted, 0, null);
         }
 
-        return new AcquireOutcome(null, await RetryAfterAsync(budget.Key, cancellationToken),
-            $"The budget '{budget.Key}' is full: {budget.Limit} concurrent sessions allowed, {reading.Observed(budget)} observed running.");
+        return new AcquireOutcome(null, await RetryAfterAsync(budget.Key, cancellationToken), await FullAsync(budget, cancellationToken));
     }
 
     public Task<Lease?> FindAsync(string leaseId, CancellationToken cancellationToken) => store.FindAsync(leaseId, cancellationToken);
@@ -181,14 +183,26 @@ public sealed partial class NvencGuard(
         }
 
         // The GPU with the most room now; unrestricted GPUs first.
-        return reading.Budgets.OrderByDescending(b => b.Limit is null ? int.MaxValue : b.Limit.Value - reading.Observed(b)).First();
+        var leases = await store.ActiveAsync(cancellationToken);
+        return reading.Budgets.OrderByDescending(b => b.Limit is null
+            ? int.MaxValue
+            : b.Limit.Value - reading.Use(b).InUse(leases.Where(l => l.Budget == b.Key).Select(l => l.ContainerId))).First();
+    }
+
+    /// <summary>Why the budget refused: its limit, and the leases and sessions that fill it.</summary>
+    private async Task<string> FullAsync(BudgetDefinition budget, CancellationToken cancellationToken)
+    {
+        var use = (await budgets.ReadAsync(fresh: false, cancellationToken)).Use(budget);
+        var leases = (await store.ActiveAsync(cancellationToken)).Where(l => l.Budget == budget.Key).Select(l => l.ContainerId).ToList();
+        return $"The budget '{budget.Key}' is full: {budget.Limit} concurrent sessions allowed, {use.InUse(leases)} in use " +
+               $"({leases.Count} leased, {use.Total} observed running; encodes without a lease hold slots too).";
     }
 
     private static ProblemException NoEncoder(BudgetReading reading) =>
         NvencProblems.NoEncoder.With(string.Join(" ", reading.Notes),
             "Set GpuLxc:Nvenc:LimitOverride only if the driver is wrong about the encoder; otherwise encode in software.");
 
-    /// <summary>Seconds until the budget's earliest lease lapses (1–60), or 5 when observed sessions hold the budget.</summary>
+    /// <summary>Seconds until the budget's earliest lease lapses (1–60), or 5 when only observed sessions hold the budget.</summary>
     private async Task<int> RetryAfterAsync(string budget, CancellationToken cancellationToken)
     {
         return await store.NextExpiryAsync(budget, cancellationToken) is { } earliest

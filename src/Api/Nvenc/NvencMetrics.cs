@@ -17,7 +17,7 @@ public sealed class NvencMetrics : IDisposable
     {
         _meter = meters.Create(MeterName);
         Gauge("limit", "Concurrent NVENC sessions the budget allows (absent when unrestricted)", b => b.Limit);
-        Gauge("in_use", "max(active leases, sessions the driver reports)", b => b.InUse);
+        Gauge("in_use", "sum over holders of max(active leases, observed sessions)", b => b.InUse);
         Gauge("available", "Sessions that can still be granted", b => b.Available);
         Gauge("leases", "Active leases", b => b.Leases);
         Gauge("observed", "Encode sessions the driver reports", b => b.Observed);

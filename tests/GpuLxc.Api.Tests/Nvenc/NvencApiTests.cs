@@ -127,7 +127,8 @@ public sealed class NvencApiTests
         using var tree = new HostTree();
         string dataDir;
         string kept, lapsed;
-        using (var first = Guarded(limit: 2, clock, HostFixtures.Seed()))
+        // The seed host runs one encode without a lease: it holds the third slot throughout.
+        using (var first = Guarded(limit: 3, clock, HostFixtures.Seed()))
         {
             var client = new GpuLxcClient(first.CreateKeyedClient(TestKeys.Sessions));
             kept = (await client.AcquireLeaseAsync(new LeaseRequest { Holder = "kept", TtlSeconds = 600 })).Id;
@@ -141,7 +142,7 @@ public sealed class NvencApiTests
         }
 
         clock.Advance(TimeSpan.FromSeconds(30));
-        using var second = Guarded(limit: 2, clock, HostFixtures.Seed());
+        using var second = Guarded(limit: 3, clock, HostFixtures.Seed());
         second.Settings["GpuLxc:DataDir"] = tree.Root;
         var restarted = new GpuLxcClient(second.CreateKeyedClient(TestKeys.Sessions));
 
@@ -159,17 +160,16 @@ public sealed class NvencApiTests
     [Fact]
     public async Task SessionsTheDriverReportsCountEvenWithoutLeases()
     {
-        // The seed host's nvidia-smi reports one running encode session.
+        // The seed host's nvidia-smi reports one running encode session, as a count: no lease can be said to cover it.
         using var factory = Guarded(limit: 3, host: HostFixtures.Seed());
         var client = new GpuLxcClient(factory.CreateKeyedClient(TestKeys.Sessions));
 
         await client.AcquireLeaseAsync(new LeaseRequest { Holder = "a" });
         var budget = Assert.Single((await factory.CreateGpuLxcClient().GetNvencAsync()).Budgets);
         await client.AcquireLeaseAsync(new LeaseRequest { Holder = "b" });
-        await client.AcquireLeaseAsync(new LeaseRequest { Holder = "c" });
-        var error = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() => client.AcquireLeaseAsync(new LeaseRequest { Holder = "d" }));
+        var error = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() => client.AcquireLeaseAsync(new LeaseRequest { Holder = "c" }));
 
-        Assert.Equal((1, 1, 1, 2), (budget.Leases, budget.Observed, budget.InUse, budget.Available));
+        Assert.Equal((1, 1, 2, 1), (budget.Leases, budget.Observed, budget.InUse, budget.Available));
         Assert.Equal(429, error.StatusCode);
     }
 
