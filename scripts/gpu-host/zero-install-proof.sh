@@ -50,7 +50,9 @@ trap cleanup EXIT
 
 step "1. The host: root, a loaded NVIDIA module, nvidia-smi, nvcc"
 [[ $(id -u) == 0 ]] || fail "run as root"
-version=$(sed -n 's/.*Kernel Module *\([0-9][0-9.]*\) .*/\1/p' /proc/driver/nvidia/version | head -1)
+# Both banners: "… x86_64 Kernel Module  550.127.05  …" (proprietary) and "… Open Kernel Module for x86_64  580.159.04  …".
+version=$(grep -m1 '^NVRM version:' /proc/driver/nvidia/version | sed -E 's/.*Kernel Module( for [^ ]+)? +([0-9]+\.[0-9]+(\.[0-9]+)?).*/\2/' || true)
+[[ $version =~ ^[0-9]+\.[0-9]+ ]] || version=""
 [[ -n $version ]] || fail "no NVIDIA module is loaded (/proc/driver/nvidia/version)"
 export PATH=$PATH:/usr/local/nvidia/bin:/usr/local/cuda/bin
 host_smi=$(command -v nvidia-smi) || fail "nvidia-smi not found"
