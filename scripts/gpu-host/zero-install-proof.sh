@@ -105,6 +105,12 @@ int main() {
   return 0;
 }
 CUDA
+# glibc's libm.so linker script names /lib/x86_64-linux-gnu/…; a host whose /lib is not merged into /usr lacks that
+# path (seen on the GPU test host), so the link fails. Point it at /usr/lib's copy, and say so.
+if [[ ! -e /lib/x86_64-linux-gnu && -d /usr/lib/x86_64-linux-gnu ]]; then
+  ln -s /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu
+  echo "note: linked /lib/x86_64-linux-gnu -> /usr/lib/x86_64-linux-gnu (this host's /lib is not merged into /usr)"
+fi
 "$nvcc" -arch=sm_90 -cudart static -o "$OUT/vecadd" "$OUT/vecadd.cu"
 "$OUT/vecadd" | tee "$OUT/host-vecadd.txt"
 
