@@ -171,6 +171,7 @@ public sealed class GuestDrivers(
         var status = await backend.StatusAsync(containerId, cancellationToken);
         string? installed = null;
         OsInfo? os = null;
+        var hostUserspace = await UsesHostUserspaceAsync(containerId, cancellationToken);
         if (status == ContainerStatus.Running)
         {
             var probe = ExecProbe(backend, containerId);
@@ -180,6 +181,13 @@ public sealed class GuestDrivers(
             var (reported, smiError) = await NvidiaSmiVersionAsync(backend, containerId, cancellationToken);
             // nvidia-smi works only when NVML loaded a library of the module's version: then its answer is the truth.
             installed = reported ?? libraries.Loaded;
+            // With userspace host, libnvidia-ml.so.1 is the host's file bound in, not a link that names its version; the
+            // versioned name is bound beside it, so the one versioned file the running container has is what it loads.
+            if (installed is null && hostUserspace && libraries.Versions is [var bound])
+            {
+                installed = bound;
+            }
+
             if (!probed.Succeeded && libraries.Versions.Count == 0 && libraries.Link is null)
             {
                 notes.Add(ExecFailure(containerId, probe, probed));
@@ -204,7 +212,7 @@ public sealed class GuestDrivers(
         }
 
         var method = last?.Result?.Method;
-        if (await UsesHostUserspaceAsync(containerId, cancellationToken))
+        if (hostUserspace)
         {
             method = HostMethod;
             notes.Add("The attachment binds the host's own driver files in (userspace host): nothing is installed in the container; " +

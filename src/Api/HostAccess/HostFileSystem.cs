@@ -28,6 +28,9 @@ public interface IHostFileSystem
     /// <summary>The file's bytes, or null when it does not exist.</summary>
     Task<byte[]?> TryReadBytesAsync(string hostPath, CancellationToken cancellationToken);
 
+    /// <summary>Up to the first <paramref name="count"/> bytes of the file (e.g. an ELF or <c>#!</c> magic), or null when it cannot be read.</summary>
+    Task<byte[]?> TryReadHeadAsync(string hostPath, int count, CancellationToken cancellationToken);
+
     /// <summary>
     /// Replaces the file atomically: a temporary file in the same directory (<c>.&lt;name&gt;.gpulxc-&lt;guid&gt;.tmp</c>),
     /// flushed to disk, keeping the old file's mode, then renamed over it. Readers see the old bytes or the new, never
@@ -116,6 +119,21 @@ internal sealed class HostFileSystem(IOptions<HostAccessOptions> options) : IHos
             return await File.ReadAllBytesAsync(Resolve(hostPath), cancellationToken);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<byte[]?> TryReadHeadAsync(string hostPath, int count, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var stream = File.OpenRead(Resolve(hostPath));
+            var head = new byte[count];
+            var read = await stream.ReadAtLeastAsync(head, count, throwOnEndOfStream: false, cancellationToken);
+            return head[..read];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }

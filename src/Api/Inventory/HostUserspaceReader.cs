@@ -109,13 +109,33 @@ public sealed class HostUserspaceReader(IHostFileSystem files, LoadedDriver load
 
         foreach (var (name, _) in DriverFiles.Executables)
         {
-            if (ProgramDirectories.Select(d => $"{d}/{name}").FirstOrDefault(files.FileExists) is { } path)
+            if (await ProgramAsync(name, cancellationToken) is { } path)
             {
                 found.Add(DriverFiles.Classify(path, version)!);
             }
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// The program to bind: the first ELF executable of that name in <see cref="ProgramDirectories"/>, else the first
+    /// file of that name. A host may put a wrapper script first on PATH (seen on the GPU test host:
+    /// <c>/usr/bin/nvidia-smi</c> runs <c>exec /usr/local/nvidia/bin/nvidia-smi</c>); bound into a guest, the wrapper
+    /// would exec a path the guest does not have.
+    /// </summary>
+    private async Task<string?> ProgramAsync(string name, CancellationToken cancellationToken)
+    {
+        var candidates = ProgramDirectories.Select(d => $"{d}/{name}").Where(files.FileExists).ToList();
+        foreach (var candidate in candidates)
+        {
+            if (await files.TryReadHeadAsync(candidate, 4, cancellationToken) is [0x7F, (byte)'E', (byte)'L', (byte)'F'])
+            {
+                return candidate;
+            }
+        }
+
+        return candidates.FirstOrDefault();
     }
 
     /// <summary>The absolute directories the <c>/etc/ld.so.conf.d</c> files list (comments and <c>include</c> lines skipped).</summary>

@@ -32,6 +32,20 @@ public sealed class HostUserspaceReaderFacts
     }
 
     [Fact]
+    public async Task ReadAsync_BindsTheRealProgram_WhenAWrapperScriptComesFirstOnPath()
+    {
+        // As on the GPU test host: /usr/bin/nvidia-smi is a script that execs the driver's own binary. Bound into a guest
+        // the script would exec /usr/local/nvidia/bin/nvidia-smi, which the guest does not have.
+        using var tree = HostFixtures.H100WithDriverFiles()
+            .WithFile("/usr/bin/nvidia-smi", "#!/bin/sh\nexec /usr/local/nvidia/bin/nvidia-smi \"$@\"\n")
+            .WithFile("/usr/local/nvidia/bin/nvidia-smi", "\u007fELF\u0002\u0001\u0001");
+
+        var userspace = await Reader(tree).ReadAsync(CancellationToken.None);
+
+        Assert.Equal("/usr/local/nvidia/bin/nvidia-smi", userspace!.Files.Single(f => f.Name == "nvidia-smi").HostPath);
+    }
+
+    [Fact]
     public async Task ReadAsync_LeavesOutAnotherVersionsFiles_WhenAnUpgradeLeftThemBehind()
     {
         using var tree = HostFixtures.H100WithDriverFiles().WithFile("/usr/lib/x86_64-linux-gnu/libcuda.so.550.127.05", "old");

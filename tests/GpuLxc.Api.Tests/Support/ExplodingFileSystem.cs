@@ -25,6 +25,8 @@ internal sealed class ExplodingFileSystem(Func<Exception> explosion) : IHostFile
 
     public IReadOnlyList<(string Temporary, string Target)> ListTemporaryFiles(string hostDirectory) => throw explosion();
 
+    public Task<byte[]?> TryReadHeadAsync(string hostPath, int count, CancellationToken cancellationToken) => throw explosion();
+
     public void DeleteFile(string hostPath) => throw explosion();
 
 
