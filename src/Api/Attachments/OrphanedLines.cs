@@ -33,7 +33,7 @@ public static class OrphanedLines
             AttachmentPlan plan;
             try
             {
-                plan = AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged);
+                plan = AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged, context.Boot);
             }
             catch (PlanException)
             {
