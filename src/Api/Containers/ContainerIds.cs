@@ -13,6 +13,6 @@ public static partial class ContainerIds
     /// <summary>Whether <paramref name="containerId"/> could be an id, e.g. <c>101</c> or <c>jellyfin</c>.</summary>
     public static bool IsWellFormed(string containerId) => Pattern().IsMatch(containerId);
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\\z")]
     public static partial Regex Pattern();
 }

@@ -97,6 +97,6 @@ public sealed partial class ProxmoxBackend(IHostFileSystem files, IHostCommandRu
         _ => ContainerStatus.Unknown,
     };
 
-    [GeneratedRegex("^[1-9][0-9]{2,8}$")]
+    [GeneratedRegex("^[1-9][0-9]{2,8}\\z")]
     private static partial Regex VmidPattern();
 }

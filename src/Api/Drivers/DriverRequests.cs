@@ -66,13 +66,13 @@ public static partial class DriverInputs
         return match.Success ? match.Groups["version"].Value : null;
     }
 
-    [GeneratedRegex(@"^[0-9]{2,4}\.[0-9]{1,4}(\.[0-9]{1,4})?$")]
+    [GeneratedRegex(@"^[0-9]{2,4}\.[0-9]{1,4}(\.[0-9]{1,4})?\z")]
     private static partial Regex VersionPattern();
 
-    [GeneratedRegex(@"^[a-z0-9][a-z0-9+.-]{1,99}$")]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9+.-]{1,99}\z")]
     private static partial Regex PackagePattern();
 
-    [GeneratedRegex(@"^(/[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,254}){1,32}\.run$")]
+    [GeneratedRegex(@"^(/[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,254}){1,32}\.run\z")]
     private static partial Regex RunPathPattern();
 
     [GeneratedRegex(@"-(?<version>[0-9]{2,4}\.[0-9]{1,4}(\.[0-9]{1,4})?)(-[A-Za-z0-9_]+)?\.run$")]

@@ -136,7 +136,7 @@ internal sealed partial class HostCommandRunner : IHostCommandRunner
         (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
 
     /// <summary>A bare name, or an absolute path without <c>..</c>; nothing a shell would interpret.</summary>
-    [GeneratedRegex(@"^(?:[A-Za-z0-9_][A-Za-z0-9_.+-]*|(?:/[A-Za-z0-9_][A-Za-z0-9_.+-]*)+)$")]
+    [GeneratedRegex(@"^(?:[A-Za-z0-9_][A-Za-z0-9_.+-]*|(?:/[A-Za-z0-9_][A-Za-z0-9_.+-]*)+)\z")]
     private static partial Regex ProgramPattern();
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Running {Command}")]

@@ -10,6 +10,6 @@ public static partial class GpuIds
     /// <summary>Whether <paramref name="gpuId"/> has the shape of a UUID, a PCI address or an index.</summary>
     public static bool IsWellFormed(string gpuId) => Pattern().IsMatch(gpuId) || PciAddress.Normalize(gpuId) is not null;
 
-    [GeneratedRegex(@"^(?:GPU-[0-9A-F]{8}(?:-[0-9A-F]{4}){3}-[0-9A-F]{12}|[0-9]{1,3})$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^(?:GPU-[0-9A-F]{8}(?:-[0-9A-F]{4}){3}-[0-9A-F]{12}|[0-9]{1,3})\z", RegexOptions.IgnoreCase)]
     private static partial Regex Pattern();
 }

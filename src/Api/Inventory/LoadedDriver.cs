@@ -45,6 +45,6 @@ public sealed partial class LoadedDriver(IHostFileSystem files)
     public async Task<string?> ReadVersionAsync(CancellationToken cancellationToken) =>
         (await ReadAsync(cancellationToken))?.Version;
 
-    [GeneratedRegex(@"^[0-9]+\.[0-9]+(\.[0-9]+)?$")]
+    [GeneratedRegex(@"^[0-9]+\.[0-9]+(\.[0-9]+)?\z")]
     private static partial Regex VersionPattern();
 }

@@ -22,6 +22,6 @@ public static partial class PciAddress
         return string.Create(CultureInfo.InvariantCulture, $"{domain:x4}:{bus:x2}:{device:x2}.{match.Groups["function"].Value}");
     }
 
-    [GeneratedRegex(@"^(?:(?<domain>[0-9A-Fa-f]{1,8}):)?(?<bus>[0-9A-Fa-f]{2}):(?<device>[0-9A-Fa-f]{2})\.(?<function>[0-7])$")]
+    [GeneratedRegex(@"^(?:(?<domain>[0-9A-Fa-f]{1,8}):)?(?<bus>[0-9A-Fa-f]{2}):(?<device>[0-9A-Fa-f]{2})\.(?<function>[0-7])\z")]
     private static partial Regex PciPattern();
 }

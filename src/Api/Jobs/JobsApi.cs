@@ -143,6 +143,6 @@ public static partial class JobsApi
         [FromQuery(Name = "target")] string? Target,
         [FromQuery(Name = "limit")] int? Limit);
 
-    [GeneratedRegex("^[0-9a-f]{32}$")]
+    [GeneratedRegex("^[0-9a-f]{32}\\z")]
     private static partial Regex JobIdPattern();
 }

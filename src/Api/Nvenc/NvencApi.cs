@@ -79,7 +79,7 @@ public static partial class NvencApi
         return services;
     }
 
-    [GeneratedRegex(@"^[\x21-\x7E](?:[\x20-\x7E]{0,126}[\x21-\x7E])?$")]
+    [GeneratedRegex(@"^[\x21-\x7E](?:[\x20-\x7E]{0,126}[\x21-\x7E])?\z")]
     private static partial Regex HolderPattern();
 
     private sealed class LeaseRequestValidator : AbstractValidator<LeaseRequest>
