@@ -2,12 +2,12 @@ using GpuLxc.Api.Attachments;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Inventory;
+using static GpuLxc.Api.Tests.Attachments.PlannerFixture;
 
 namespace GpuLxc.Api.Tests.Attachments;
 
 public sealed class AttachmentPlannerFacts
 {
-    private static readonly IReadOnlyList<Gpu> TwoGpus = [Gpu(0, "0000:01:00.0"), Gpu(1, "0000:02:00.0")];
 
     [Fact]
     public void Plan_AllowsEachMajorAsTheHostAssignedIt_WithTheCgroup2KeyOnACgroup2Host()
@@ -125,24 +125,5 @@ public sealed class AttachmentPlannerFacts
         var error = Assert.Throws<PlanException>(() => AttachmentPlanner.Plan(new AttachRequest(Gpus: ["0"]), gpus, Nodes(509), CgroupVersion.V2, false, false));
 
         Assert.Contains("vfio-pci", error.Message, StringComparison.Ordinal);
-    }
-
-    private static Gpu Gpu(int minor, string address) => new(minor, $"GPU-{minor}", address, "NVIDIA GeForce RTX 3060", "geforceRtx", "10de", "2504",
-        null, null, "nvidia", null, minor, null, [], NvencPolicy.Describe(null, "geforceRtx", "2504", "550.1", null), [], []);
-
-    private static DeviceNodeScan Nodes(uint uvmMajor, uint gid = 0)
-    {
-        DeviceNode Node(string path, uint major, uint minor, string mode = "0666") =>
-            new(path, true, false, HostFileType.CharacterDevice, major, minor, mode, 0, gid, major, true);
-        return new DeviceNodeScan(
-        [
-            Node("/dev/nvidia-caps/nvidia-cap1", 511, 1, "0400"),
-            Node("/dev/nvidia-modeset", 195, 254),
-            Node("/dev/nvidia-uvm", uvmMajor, 0),
-            Node("/dev/nvidia-uvm-tools", uvmMajor, 1),
-            Node("/dev/nvidia0", 195, 0),
-            Node("/dev/nvidia1", 195, 1),
-            Node("/dev/nvidiactl", 195, 255),
-        ], new Dictionary<string, uint>());
     }
 }

@@ -4,13 +4,13 @@ using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Inventory;
 using GpuLxc.Api.Tests.Support;
+using static GpuLxc.Api.Tests.Attachments.PlannerFixture;
 
 namespace GpuLxc.Api.Tests.Attachments;
 
 /// <summary>Drift, on attachments made to real Proxmox configs the way the service makes them: plan, then edit.</summary>
 public sealed class DriftCheckFacts
 {
-    private static readonly IReadOnlyList<Gpu> TwoGpus = [Gpu(0, "0000:01:00.0"), Gpu(1, "0000:02:00.0")];
 
     [Theory]
     [InlineData(AttachmentMode.Raw, false)]
@@ -131,23 +131,4 @@ public sealed class DriftCheckFacts
     }
 
     private static PlanContext Context(uint uvmMajor, uint gid = 0) => new(TwoGpus, Nodes(uvmMajor, gid), CgroupVersion.V2);
-
-    private static Gpu Gpu(int minor, string address) => new(minor, $"GPU-{minor}", address, "NVIDIA GeForce RTX 3060", "geforceRtx", "10de", "2504",
-        null, null, "nvidia", null, minor, null, [], NvencPolicy.Describe(null, "geforceRtx", "2504", "550.1", null), [], []);
-
-    private static DeviceNodeScan Nodes(uint uvmMajor, uint gid)
-    {
-        DeviceNode Node(string path, uint major, uint minor, string mode = "0666") =>
-            new(path, true, false, HostFileType.CharacterDevice, major, minor, mode, 0, gid, major, true);
-        return new DeviceNodeScan(
-        [
-            Node("/dev/nvidia-caps/nvidia-cap1", 511, 1, "0400"),
-            Node("/dev/nvidia-modeset", 195, 254),
-            Node("/dev/nvidia-uvm", uvmMajor, 0),
-            Node("/dev/nvidia-uvm-tools", uvmMajor, 1),
-            Node("/dev/nvidia0", 195, 0),
-            Node("/dev/nvidia1", 195, 1),
-            Node("/dev/nvidiactl", 195, 255),
-        ], new Dictionary<string, uint>());
-    }
 }
