@@ -1,0 +1,38 @@
+namespace GpuLxc.Api.Events;
+
+/// <summary>
+/// The event names GpuLxc publishes (the SSE <c>event:</c> field and a webhook body's <c>type</c>). Dotted,
+/// lower camelCase, stable once released: automations match on them.
+/// </summary>
+public static class EventTypes
+{
+    /// <summary>The loaded kernel module's version differs from the one seen before. Data: <c>previous</c>, <c>current</c>.</summary>
+    public const string DriverChanged = "driver.changed";
+
+    /// <summary>A driver on disk differs from the loaded one, or a module is missing for a staged kernel: a reboot (or a build) is needed. Data: <c>reason</c>, <c>loaded</c>, <c>installed</c>.</summary>
+    public const string RebootNeeded = "host.rebootNeeded";
+
+    /// <summary>A kernel newer than the running one was installed. Data: <c>kernel</c>, <c>moduleBuilt</c>.</summary>
+    public const string KernelStaged = "kernel.staged";
+
+    /// <summary>A device major in <c>/proc/devices</c> changed. Data: <c>device</c>, <c>previous</c>, <c>current</c>.</summary>
+    public const string MajorsChanged = "host.majorsChanged";
+
+    /// <summary>A container's attachment lines no longer match the host. Data: <c>containerId</c>, <c>drift</c>.</summary>
+    public const string DriftFound = "attachment.driftFound";
+
+    /// <summary>A container's userspace driver no longer matches the loaded module. Data: <c>containerId</c>, <c>installed</c>, <c>host</c>.</summary>
+    public const string UserspaceMismatch = "container.userspaceMismatch";
+
+    /// <summary>A resync job was started (by a caller or by the guardian). Data: <c>jobId</c>, <c>trigger</c>.</summary>
+    public const string ResyncStarted = "resync.started";
+
+    /// <summary>A resync job ended. Data: <c>jobId</c>, <c>state</c>.</summary>
+    public const string ResyncFinished = "resync.finished";
+
+    /// <summary>Every NVENC session of a budget is taken. Data: <c>scope</c>, <c>limit</c>, <c>inUse</c>.</summary>
+    public const string NvencBudgetFull = "nvenc.budgetFull";
+
+    /// <summary>A job changed state. Data: <c>jobId</c>, <c>kind</c>, <c>state</c>.</summary>
+    public const string JobStateChanged = "job.stateChanged";
+}
