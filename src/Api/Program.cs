@@ -3,6 +3,7 @@ using GpuLxc.Api.Auth;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.Diagnostics;
 using GpuLxc.Api.Drivers;
+using GpuLxc.Api.Events;
 using GpuLxc.Api.Health;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
@@ -18,6 +19,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 
 builder.UseGpuLxcDefaults();
 builder.Services.AddGpuLxcCore(builder.Configuration);
+builder.Services.AddEvents();
 builder.Services.AddApiProblems();
 builder.Services.AddApiJson();
 builder.Services.AddApiDocumentation();
