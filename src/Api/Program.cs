@@ -55,5 +55,6 @@ api.MapContainers();
 api.MapAttachments();
 api.MapNvenc();
 api.MapJobs();
+api.MapEvents();
 
 return await app.RunUntilStoppedAsync();

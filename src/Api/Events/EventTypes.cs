@@ -35,4 +35,14 @@ public static class EventTypes
 
     /// <summary>A job changed state. Data: <c>jobId</c>, <c>kind</c>, <c>state</c>.</summary>
     public const string JobStateChanged = "job.stateChanged";
+
+    /// <summary>
+    /// Every name above, for validating filters (<c>?types=</c>, a webhook's <c>Types</c>). Read from the constants, so
+    /// that a name added above is known everywhere without a second list to keep.
+    /// </summary>
+    public static IReadOnlySet<string> All { get; } = typeof(EventTypes)
+        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(f => f.IsLiteral && f.FieldType == typeof(string))
+        .Select(f => (string)f.GetRawConstantValue()!)
+        .ToHashSet(StringComparer.Ordinal);
 }

@@ -5,7 +5,7 @@ namespace GpuLxc.Api.Infrastructure;
 
 /// <summary>
 /// The service's own SQLite database (<c>&lt;DataDir&gt;/gpulxc.db</c>, WAL): attachments, the audit trail, NVENC
-/// leases and the job records with their logs. One pooled connection per operation. The schema is versioned with
+/// leases, the job records with their logs, and the event log. One pooled connection per operation. The schema is versioned with
 /// <c>PRAGMA user_version</c> and brought up to <see cref="SchemaVersion"/> on first use by ordered migrations, in
 /// one write transaction, so services starting together on one file migrate it once. A file with a newer version
 /// than this build knows is refused rather than guessed at.
@@ -83,7 +83,7 @@ public sealed class GpuLxcDatabase
     /// <summary>
     /// <c>Migrations[n]</c> takes a version-n database to version n + 1. Append new steps; never edit a released one.
     /// </summary>
-    private static readonly Action<SqliteTransaction>[] Migrations = [MigrateToV1, MigrateToV2];
+    private static readonly Action<SqliteTransaction>[] Migrations = [MigrateToV1, MigrateToV2, MigrateToV3];
 
     /// <summary>
     /// Version 2: an attachment edit's intent, written before the config is renamed and removed with the record's save
@@ -101,6 +101,22 @@ public sealed class GpuLxcDatabase
             diff         TEXT NOT NULL,
             created_at   TEXT NOT NULL
         );
+        """;
+
+    /// <summary>
+    /// Version 3: the event log behind <c>GET /api/v1/events</c> (issue 18). <c>AUTOINCREMENT</c> keeps the largest id
+    /// ever stored in <c>sqlite_sequence</c>, so that ids never repeat, even after retention deleted every row: a client
+    /// resuming with <c>Last-Event-ID</c> across a restart never gets an id it has seen for another event.
+    /// <c>at</c> is Unix milliseconds; <c>data</c> the event's JSON object.
+    /// </summary>
+    private const string V3 = """
+        CREATE TABLE event (
+            id   INTEGER PRIMARY KEY AUTOINCREMENT,
+            type TEXT NOT NULL,
+            at   INTEGER NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX event_at ON event (at);
         """;
 
     private readonly string _connectionString;
@@ -182,6 +198,8 @@ public sealed class GpuLxcDatabase
     }
 
     private static void MigrateToV2(SqliteTransaction transaction) => Execute(transaction.Connection!, transaction, V2);
+
+    private static void MigrateToV3(SqliteTransaction transaction) => Execute(transaction.Connection!, transaction, V3);
 
     private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {
