@@ -25,6 +25,7 @@ public sealed partial class AttachmentService(
     AttachmentIntents intents,
     AttachmentRecovery recovery,
     DataDirectory dataDirectory,
+    DriftEvents driftEvents,
     TimeProvider time,
     ILogger<AttachmentService> logger)
 {
@@ -44,10 +45,12 @@ public sealed partial class AttachmentService(
         var context = await planContexts.ReadAsync(cancellationToken);
         var unprivileged = backend.Describe(containerId, config).Unprivileged;
         var (record, _) = await FindRecordAsync(backend, containerId, config, context, unprivileged, cancellationToken);
-        return (ToAttachment(record ?? throw AttachmentProblems.NotAttachedTo(containerId), config, context, unprivileged) with
+        var attachment = ToAttachment(record ?? throw AttachmentProblems.NotAttachedTo(containerId), config, context, unprivileged) with
         {
             Confinement = await ConfinementAsync(backend, config, unprivileged, cancellationToken),
-        }, ETag(bytes));
+        };
+        driftEvents.Observe(attachment);
+        return (attachment, ETag(bytes));
     }
 
     /// <summary>
@@ -66,6 +69,7 @@ public sealed partial class AttachmentService(
             var config = backend.ParseConfig(bytes);
             var unprivileged = backend.Describe(record.ContainerId, config).Unprivileged;
             attachments.Add(ToAttachment(record, config, context, unprivileged) with { Confinement = await ConfinementAsync(backend, config, unprivileged, cancellationToken) });
+            driftEvents.Observe(attachments[^1]);
         }
 
         return attachments;

@@ -124,6 +124,7 @@ public static class ContainersApi
         services.AddSingleton<AttachmentIntents>();
         services.AddSingleton<AttachmentRecovery>();
         services.AddHostedService(provider => provider.GetRequiredService<AttachmentRecovery>());
+        services.AddSingleton<DriftEvents>();
         services.AddSingleton<AttachmentService>();
         services.AddSingleton<ContainerDirectory>();
         services.AddSingleton<PlanContextReader>();

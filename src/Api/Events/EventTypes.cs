@@ -18,22 +18,22 @@ public static class EventTypes
     /// <summary>A device major in <c>/proc/devices</c> changed. Data: <c>device</c>, <c>previous</c>, <c>current</c>.</summary>
     public const string MajorsChanged = "host.majorsChanged";
 
-    /// <summary>A container's attachment lines no longer match the host. Data: <c>containerId</c>, <c>drift</c>.</summary>
+    /// <summary>A container's attachment lines no longer match the host (once per change of its drift status). Data: <c>containerId</c>, <c>drift</c> (the status), <c>detail</c>, <c>fix</c>.</summary>
     public const string DriftFound = "attachment.driftFound";
 
     /// <summary>A container's userspace driver no longer matches the loaded module. Data: <c>containerId</c>, <c>installed</c>, <c>host</c>.</summary>
     public const string UserspaceMismatch = "container.userspaceMismatch";
 
-    /// <summary>A resync job was started (by a caller or by the guardian). Data: <c>jobId</c>, <c>trigger</c>.</summary>
+    /// <summary>A resync job started running (by a caller or by the guardian). Data: <c>jobId</c>, <c>trigger</c> (the job's <c>requestedBy</c>: the API key's name, or who else asked). Published by the job store.</summary>
     public const string ResyncStarted = "resync.started";
 
-    /// <summary>A resync job ended. Data: <c>jobId</c>, <c>state</c>.</summary>
+    /// <summary>A resync job ended. Data: <c>jobId</c>, <c>state</c>, <c>error</c> (its code, or null). Published by the job store.</summary>
     public const string ResyncFinished = "resync.finished";
 
-    /// <summary>Every NVENC session of a budget is taken. Data: <c>scope</c>, <c>limit</c>, <c>inUse</c>.</summary>
+    /// <summary>Every NVENC session of a budget is taken (once, until room is seen again). Data: <c>scope</c> (the budget: <c>host</c> or a GPU's PCI address), <c>limit</c>, <c>inUse</c>.</summary>
     public const string NvencBudgetFull = "nvenc.budgetFull";
 
-    /// <summary>A job changed state. Data: <c>jobId</c>, <c>kind</c>, <c>state</c>.</summary>
+    /// <summary>A job changed state (queued, running, succeeded, failed, cancelled). Data: <c>jobId</c>, <c>kind</c>, <c>target</c>, <c>state</c>, <c>error</c> (its code, or null).</summary>
     public const string JobStateChanged = "job.stateChanged";
 
     /// <summary>

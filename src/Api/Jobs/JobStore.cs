@@ -1,6 +1,7 @@
 // Over 300 lines: every statement on the job tables lives here, so the job schema has one reader and one writer.
 using System.Globalization;
 using System.Text.Json;
+using GpuLxc.Api.Events;
 using GpuLxc.Api.Infrastructure;
 using Microsoft.Data.Sqlite;
 
@@ -9,8 +10,11 @@ namespace GpuLxc.Api.Jobs;
 /// <summary>
 /// GpuLxc's own job records in <see cref="GpuLxcDatabase"/> (<c>job</c>, <c>job_log</c>): what the job API shows.
 /// Hangfire only carries the job id to a worker; states, steps and logs live here, and outlive Hangfire's retention.
+/// Every change of a job's state is made here, so this is where <see cref="EventTypes.JobStateChanged"/> (and, for
+/// re-syncs, <see cref="EventTypes.ResyncStarted"/> and <see cref="EventTypes.ResyncFinished"/>) are published: once
+/// per change that a statement actually made.
 /// </summary>
-public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimeProvider time)
+public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimeProvider time, IEventPublisher events)
 {
     private const string Columns = "id, kind, target, state, parameters, requested_by, created_at, started_at, finished_at, steps, cancel_requested, error, result, log_count";
 
@@ -59,6 +63,7 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
         }
 
         await transaction.CommitAsync(cancellationToken);
+        Changed(new ChangedJob(job.Id, EnumNames.Of(job.Kind), job.Target, job.RequestedBy), JobState.Queued, null);
         return null;
     }
 
@@ -122,11 +127,12 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
     /// <summary>queued → running, claimed by <paramref name="runner"/> (this process); false when the job is no longer queued.</summary>
     public async Task<bool> TryStartAsync(string jobId, string runner, CancellationToken cancellationToken)
     {
-        var changed = await ExecuteAsync(
+        var changed = await ChangeAsync(
             "UPDATE job SET state = 'running', started_at = $now, runner = $runner WHERE id = $id AND state = 'queued' AND cancel_requested = 0",
             cancellationToken, ("$id", jobId), ("$runner", runner), ("$now", Now()));
         signals.Notify(jobId);
-        return changed == 1;
+        Changed(changed, JobState.Running, null);
+        return changed is not null;
     }
 
     /// <summary>The process that claimed a running job (null when not running).</summary>
@@ -148,7 +154,7 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
     /// <summary>Records the final state; a job that is already final keeps the state it has.</summary>
     public async Task<bool> FinishAsync(string jobId, JobState state, IReadOnlyList<JobStep>? steps, JobError? error, JobResult? result, CancellationToken cancellationToken)
     {
-        var changed = await ExecuteAsync(
+        var changed = await ChangeAsync(
             """
             UPDATE job SET state = $state, finished_at = $now, steps = COALESCE($steps, steps), error = $error, result = $result
             WHERE id = $id AND state IN ('queued', 'running')
@@ -159,17 +165,19 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
             ("$error", error is null ? null : JsonSerializer.Serialize(error, Json)),
             ("$result", result is null ? null : JsonSerializer.Serialize(result, Json)));
         signals.Notify(jobId);
-        return changed == 1;
+        Changed(changed, state, error);
+        return changed is not null;
     }
 
     /// <summary>A queued job is cancelled at once; a running one is marked, for its runner to stop.</summary>
     public async Task<JobState?> RequestCancelAsync(string jobId, CancellationToken cancellationToken)
     {
         var error = JsonSerializer.Serialize(new JobError("cancelled", "Cancelled before it started."), Json);
-        var cancelled = await ExecuteAsync(
+        var cancelled = await ChangeAsync(
             "UPDATE job SET state = 'cancelled', finished_at = $now, cancel_requested = 1, error = $error WHERE id = $id AND state = 'queued'",
             cancellationToken, ("$id", jobId), ("$now", Now()), ("$error", error));
-        if (cancelled == 0)
+        Changed(cancelled, JobState.Cancelled, null);
+        if (cancelled is null)
         {
             await ExecuteAsync("UPDATE job SET cancel_requested = 1 WHERE id = $id AND state = 'running'", cancellationToken, ("$id", jobId));
         }
@@ -273,6 +281,47 @@ public sealed class JobStore(GpuLxcDatabase database, JobSignals signals, TimePr
     }
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Runs an <c>UPDATE</c> of one job; the job it changed (null: none), read with <c>RETURNING</c> in the same statement.</summary>
+    private async Task<ChangedJob?> ChangeAsync(string update, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = update + " RETURNING id, kind, target, requested_by";
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new ChangedJob(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3))
+            : null;
+    }
+
+    private void Changed(ChangedJob? job, JobState state, JobError? error)
+    {
+        if (job is null)
+        {
+            return;
+        }
+
+        var stateName = EnumNames.Of(state);
+        events.Publish(EventTypes.JobStateChanged, new { job.JobId, job.Kind, job.Target, State = stateName, Error = error?.Code });
+        if (job.Kind == EnumNames.Of(JobKind.DriverResync))
+        {
+            if (state == JobState.Running)
+            {
+                events.Publish(EventTypes.ResyncStarted, new { job.JobId, Trigger = job.RequestedBy });
+            }
+            else if (state is JobState.Succeeded or JobState.Failed or JobState.Cancelled)
+            {
+                events.Publish(EventTypes.ResyncFinished, new { job.JobId, State = stateName, Error = error?.Code });
+            }
+        }
+    }
+
+    private sealed record ChangedJob(string JobId, string Kind, string Target, string? RequestedBy);
 
     private async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using GpuLxc.Api.Events;
 using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Inventory;
 using Microsoft.Extensions.Options;
@@ -12,7 +13,8 @@ public sealed record AcquireOutcome(Lease? Lease, int RetryAfterSeconds, string?
 /// Hands out leases against the NVENC budget. In use is summed over holders (each container; the host with the
 /// unattributed sessions) of max(that holder's active leases, its observed sessions), plus the sessions the driver
 /// only counts (<see cref="ObservedUse"/>); a lease is granted only while that is below the limit, decided in the
-/// statement that inserts it.
+/// statement that inserts it. A budget that fills up publishes <see cref="EventTypes.NvencBudgetFull"/> once; it may
+/// again once a release, an expiry or a reading has seen room in it.
 /// </summary>
 public sealed partial class NvencGuard(
     LeaseStore store,
@@ -21,8 +23,10 @@ public sealed partial class NvencGuard(
     LeaseWaitLine line,
     IOptions<NvencOptions> options,
     TimeProvider time,
+    IEventPublisher events,
     ILogger<NvencGuard> logger)
 {
+    private readonly HashSet<string> _full = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _peaks = new(StringComparer.Ordinal);
     private readonly Lock _peakGate = new();
 
@@ -41,6 +45,11 @@ public sealed partial class NvencGuard(
             return new NvencBudget(budget.Key, budget.Gpus, budget.Limit, budget.Source, inUse,
                 budget.Limit is { } limit ? Math.Max(0, limit - inUse) : null, active.Count, use.Total, Peak(budget.Key, active.Count));
         }).ToList();
+        foreach (var view in views.Where(v => v.Limit is not null))
+        {
+            NoteUse(view.Key, view.Limit!.Value, view.InUse);
+        }
+
         var status = new NvencStatus(budgets.PerGpu ? "gpu" : "host", views, leases, reading.Sessions, reading.Notes);
         LastStatus = status;
         return status;
@@ -75,6 +84,12 @@ public sealed partial class NvencGuard(
             if (lease is not null)
             {
                 Peak(budget.Key, active);
+                // In use is at most the leases plus the sessions seen: only a grant that may have taken the last slot pays for the exact sum.
+                if (budget.Limit is { } cap && active + use.Total >= cap)
+                {
+                    var holders = (await store.ActiveAsync(token)).Where(l => l.Budget == budget.Key).Select(l => l.ContainerId);
+                    NoteUse(budget.Key, cap, use.InUse(holders));
+                }
             }
             else if (await QuotaReachedAsync(token))
             {
@@ -139,6 +154,7 @@ public sealed partial class NvencGuard(
         }
 
         line.SlotFreed(released.Budget);
+        NoteRoom(released.Budget);
         return true;
     }
 
@@ -148,6 +164,10 @@ public sealed partial class NvencGuard(
         if (await store.ReapAsync(cancellationToken) > 0)
         {
             line.SlotsFreed();
+            lock (_peakGate)
+            {
+                _full.Clear();
+            }
         }
     }
 
@@ -194,6 +214,11 @@ public sealed partial class NvencGuard(
     {
         var use = (await budgets.ReadAsync(fresh: false, cancellationToken)).Use(budget);
         var leases = (await store.ActiveAsync(cancellationToken)).Where(l => l.Budget == budget.Key).Select(l => l.ContainerId).ToList();
+        if (budget.Limit is { } limit)
+        {
+            NoteUse(budget.Key, limit, use.InUse(leases));
+        }
+
         return $"The budget '{budget.Key}' is full: {budget.Limit} concurrent sessions allowed, {use.InUse(leases)} in use " +
                $"({leases.Count} leased, {use.Total} observed running; encodes without a lease hold slots too).";
     }
@@ -217,6 +242,35 @@ public sealed partial class NvencGuard(
             var peak = Math.Max(_peaks.GetValueOrDefault(budget), active);
             _peaks[budget] = peak;
             return peak;
+        }
+    }
+
+    /// <summary>Publishes <see cref="EventTypes.NvencBudgetFull"/> when the budget has just filled up; notes room otherwise.</summary>
+    private void NoteUse(string budget, int limit, int inUse)
+    {
+        if (limit <= 0 || inUse < limit)
+        {
+            NoteRoom(budget);
+            return;
+        }
+
+        bool filled;
+        lock (_peakGate)
+        {
+            filled = _full.Add(budget);
+        }
+
+        if (filled)
+        {
+            events.Publish(EventTypes.NvencBudgetFull, new { Scope = budget, Limit = limit, InUse = inUse });
+        }
+    }
+
+    private void NoteRoom(string budget)
+    {
+        lock (_peakGate)
+        {
+            _full.Remove(budget);
         }
     }
 
