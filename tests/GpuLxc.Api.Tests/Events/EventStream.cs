@@ -37,7 +37,11 @@ internal sealed class EventStream : IDisposable
         }
 
         var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        if (!response.IsSuccessStatusCode)
+        {
+            Assert.Fail($"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+
         return new EventStream(response, await response.Content.ReadAsStreamAsync());
     }
 

@@ -85,7 +85,7 @@ public sealed class GpuLxcDatabaseFacts : IDisposable
 
         Assert.Equal(GpuLxcDatabase.SchemaVersion, Count(connection, "PRAGMA user_version"));
         Assert.Equal("wal", Scalar(connection, "PRAGMA journal_mode"));
-        Assert.Equal(["attachment", "attachment_intent", "audit", "job", "job_log", "lease"], Tables(connection));
+        Assert.Equal(["attachment", "attachment_intent", "audit", "event", "job", "job_log", "lease"], Tables(connection));
         Assert.Equal(1, Count(connection, "SELECT COUNT(*) FROM pragma_table_info('lease') WHERE name = 'owner'"));
     }
 
