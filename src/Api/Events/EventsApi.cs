@@ -26,7 +26,6 @@ public static class EventsApi
     {
         var events = api.MapGroup("/events").WithTags("Events");
         events.MapGet("/", StreamEventsAsync).WithName("StreamEvents")
-            .WithSummary("What GpuLxc sees and does, as Server-Sent Events")
             .WithDescription(
                 "A `text/event-stream` that stays open: each event is an `id:` (increasing, never reused), an `event:` (its type: " +
                 string.Join(", ", EventTypes.All.Order(StringComparer.Ordinal).Select(t => $"`{t}`")) + ") and one `data:` line, the " +
@@ -41,7 +40,16 @@ public static class EventsApi
         return api;
     }
 
-    /// <summary>Streams events after the position until the client leaves or the service stops.</summary>
+    /// <summary>What GpuLxc sees and does, as Server-Sent Events</summary>
+    /// <param name="http">The request, whose body is the stream.</param>
+    /// <param name="lastEventId">The id of the last event the client got: the stream starts after it. Sent by EventSource when it reconnects.</param>
+    /// <param name="after">As <c>Last-Event-ID</c>, for clients that cannot set a header (curl); the header wins.</param>
+    /// <param name="types">Comma-separated event types to send (e.g. <c>host.rebootNeeded,driver.changed</c>); none: every type.</param>
+    /// <param name="log">The event log.</param>
+    /// <param name="options">The keep-alive interval.</param>
+    /// <param name="lifetime">Ends the stream when the service stops.</param>
+    /// <param name="clock">The keep-alive timer's clock.</param>
+    /// <param name="cancellationToken">The client left.</param>
     /// <exception cref="ProblemException"><see cref="RequestProblems.Invalid"/> (400): a position that is not a whole number ≥ 0, or an unknown type.</exception>
     public static async Task StreamEventsAsync(
         HttpContext http,

@@ -84,8 +84,9 @@ public sealed class WebhookTests
     }
 
     /// <summary>
-    /// The value of the series of <paramref name="name"/> (with or without the <c>_total</c> of a counter) whose labels
-    /// include <paramref name="label"/>, once <paramref name="done"/> holds for it (polled for up to 10 s).
+    /// The value of the series of <paramref name="name"/> (as the README names it: Prometheus' text format, where a
+    /// counter has no <c>_total</c>) whose labels include <paramref name="label"/>, once <paramref name="done"/> holds
+    /// for it (polled for up to 10 s).
     /// </summary>
     private static async Task<double> WaitForMetricAsync(HttpClient http, string name, string label, Func<double, bool> done)
     {
@@ -95,8 +96,7 @@ public sealed class WebhookTests
         {
             await Task.Delay(attempt == 0 ? 0 : 100);
             text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-            var line = text.Split('\n').FirstOrDefault(l =>
-                (l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + "_total{", StringComparison.Ordinal)) && l.Contains(label, StringComparison.Ordinal));
+            var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal));
             value = line is null ? double.NaN : double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
         }
 
