@@ -40,9 +40,10 @@ public sealed class GuardianRepairs(
                     events.Publish(EventTypes.UserspaceMismatch, new { containerId = record.ContainerId, installed = driver.InstalledVersion, host = hostVersion });
                 }
             }
-            catch (ProblemException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                // The container went away since it was attached: nothing of it to report.
+                // The container went away since it was attached, or cannot be entered: its driver is unknown, not
+                // mismatched, and the check must go on to remember the change (else it would be reported again).
             }
         }
 

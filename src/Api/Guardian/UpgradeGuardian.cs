@@ -32,6 +32,7 @@ public sealed partial class UpgradeGuardian(
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(500);
     private readonly GuardianOptions _options = options.Value;
     private readonly List<FileSystemWatcher> _watchers = [];
+    private readonly List<string> _watching = [];
     private readonly List<GuardianAction> _actions = [];
     private readonly Lock _gate = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -44,7 +45,7 @@ public sealed partial class UpgradeGuardian(
         lock (_gate)
         {
             return new GuardianStatus(_options.ParsedPolicy, _options.ParsedHostUserspace, _options.CheckSeconds,
-                _watchers.Select(w => WatchedPaths.First(p => files.LocalPath(p.Path) == w.Path).Path).ToList(),
+                [.. _watching],
                 _last?.At, _last, _memory?.LastDriverChange, [.. _actions]);
         }
     }
@@ -103,6 +104,7 @@ public sealed partial class UpgradeGuardian(
     /// <summary>One check: read the host, compare with what was seen before, report and repair the differences.</summary>
     internal async Task CheckAsync(CancellationToken cancellationToken)
     {
+        var began = time.GetTimestamp();
         var now = await observer.ReadAsync(cancellationToken);
         var before = _memory;
         var change = before?.LastDriverChange;
@@ -124,7 +126,13 @@ public sealed partial class UpgradeGuardian(
         {
             var action = await repairs.StartResyncAsync(change, cancellationToken);
             Record([action]);
-            resyncDue = action.Action == "resyncStarted" || action.Action == "failed" ? null : resyncDue;
+            var elapsed = time.GetElapsedTime(began);
+            if (action is { Action: "resyncStarted", JobId: { } jobId })
+            {
+                LogResyncStarted(logger, jobId, elapsed.TotalMilliseconds);
+            }
+
+            resyncDue = action.Action == "jobRefused" ? resyncDue : null;
         }
 
         if (now.RebootNeeded && (before?.InstalledVersion != now.InstalledVersion || before?.LoadedVersion != now.LoadedVersion))
@@ -197,6 +205,7 @@ public sealed partial class UpgradeGuardian(
                 lock (_gate)
                 {
                     _watchers.Add(watcher);
+                    _watching.Add(path);
                 }
             }
             catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException)
@@ -209,6 +218,9 @@ public sealed partial class UpgradeGuardian(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upgrade guardian: the loaded NVIDIA module changed from {Previous} to {Current}")]
     private static partial void LogDriverChanged(ILogger logger, string previous, string current);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upgrade guardian: re-sync job {JobId} created {Milliseconds:F1} ms after the check that saw the change began")]
+    private static partial void LogResyncStarted(ILogger logger, string jobId, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Upgrade guardian: a check of the host failed")]
     private static partial void LogCheckFailed(ILogger logger, Exception exception);
