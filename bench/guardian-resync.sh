@@ -6,7 +6,7 @@
 # guardian's own figure, from the start of the check that saw the change to the job's creation. Then, with the
 # service running and GpuLxc:Guardian:CheckSeconds=1, the banner alone changes: change → job created.
 # Release build, embedded SQLite job storage; run as root (the demo host's device nodes are made with mknod).
-# Usage: sudo bench/guardian-resync.sh [rounds]
+# Usage: sudo bench/guardian-resync.sh [rounds]   (GPULXC_BENCH_APP=<dir of a Release publish> skips publishing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,8 @@ key="bench-admin-key-0123456789abcdef"
 work="$(mktemp -d)"
 service=
 trap 'kill "$service" 2>/dev/null || true; rm -rf "$work"' EXIT
-dotnet publish src/Api -c Release -o "$work/app" -nologo -v quiet >/dev/null
+app="${GPULXC_BENCH_APP:-$work/app}" # an earlier Release publish of this tree, to skip publishing
+[ -x "$app/GpuLxc.Api" ] || dotnet publish src/Api -c Release -o "$app" -nologo -v quiet >/dev/null
 
 cp -a samples/hosts/demo "$work/host"
 samples/hosts/demo/materialize.sh "$work/host/root" >/dev/null
@@ -36,7 +37,7 @@ start() { # $1: check seconds
   GpuLxc__DataDir="$work/data" GpuLxc__Host__Root="$work/host/root" GpuLxc__Host__BinPath="$work/host/bin" \
     GpuLxc__Auth__ApiKeys__bench__Key="$key" GpuLxc__Auth__ApiKeys__bench__Scopes=admin \
     GpuLxc__Guardian__Policy=auto GpuLxc__Guardian__CheckSeconds="$1" \
-    Urls="http://127.0.0.1:$port" "$work/app/GpuLxc.Api" >>"$work/service.log" 2>&1 &
+    Urls="http://127.0.0.1:$port" "$app/GpuLxc.Api" >>"$work/service.log" 2>&1 &
   service=$!
 }
 stop() { kill "$service"; wait "$service" 2>/dev/null || true; }
@@ -65,7 +66,7 @@ versions=(550.135 550.127.05)
 echo "round  process start → job created (ms)  check start → job created (ms)"
 for round in $(seq 1 "$rounds"); do
   count=$((round - 1))
-  load "${versions[$((round % 2))]}"
+  load "${versions[$(((round - 1) % 2))]}"
   t0=$(now_ms); start 30
   job=$(wait_job "$count")
   created=$(date -d "$(jq -r .createdAt <<<"$job")" +%s%3N)
