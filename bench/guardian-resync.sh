@@ -63,7 +63,7 @@ until [ "$(curl -sf "${auth[@]}" "$api/api/v1/host/guardian" | jq -r .checkedAt)
 stop
 
 versions=(550.135 550.127.05)
-echo "round  process start → job created (ms)  check start → job created (ms)"
+echo "round  process start → job created (ms)  check start → job created (ms)  of which reading the host (ms)"
 for round in $(seq 1 "$rounds"); do
   count=$((round - 1))
   load "${versions[$(((round - 1) % 2))]}"
@@ -71,8 +71,8 @@ for round in $(seq 1 "$rounds"); do
   job=$(wait_job "$count")
   created=$(date -d "$(jq -r .createdAt <<<"$job")" +%s%3N)
   curl -sf "${auth[@]}" "$api/api/v1/jobs/$(jq -r .id <<<"$job")?waitSeconds=30" >/dev/null
-  inside=$(grep -o "re-sync job $(jq -r .id <<<"$job") created [0-9.]* ms" "$work/service.log" | awk '{print $5}')
-  printf '%5d  %32d  %30s\n' "$round" $((created - t0)) "$inside"
+  line=$(grep -o "re-sync job $(jq -r .id <<<"$job") created [0-9.]* ms .*reading the host: [0-9.]* ms" "$work/service.log")
+  printf '%5d  %32d  %30s  %30s\n' "$round" $((created - t0)) "$(awk '{print $5}' <<<"$line")" "$(grep -o 'host: [0-9.]*' <<<"$line" | cut -d' ' -f2)"
   stop
 done
 

@@ -106,20 +106,19 @@ public sealed partial class UpgradeGuardian(
     {
         var began = time.GetTimestamp();
         var now = await observer.ReadAsync(cancellationToken);
+        var read = time.GetElapsedTime(began);
         var before = _memory;
         var change = before?.LastDriverChange;
         var resyncDue = before?.ResyncDue;
+        var moduleChanged = false;
         if (before?.LoadedVersion is { } previous && now.LoadedVersion is { } current && previous != current)
         {
             events.Publish(EventTypes.DriverChanged, new { previous, current });
             LogDriverChanged(logger, previous, current);
             var mismatched = _options.ParsedPolicy == RepairPolicy.Auto ? [] : await repairs.MismatchedContainersAsync(current, cancellationToken);
             change = new DriverChange(now.At, previous, current, mismatched);
+            moduleChanged = true;
             resyncDue = _options.ParsedPolicy == RepairPolicy.Auto ? current : null;
-            if (_options.ParsedPolicy == RepairPolicy.Auto)
-            {
-                Record(await repairs.ReattachHostUserspaceAsync(_options.ParsedHostUserspace, cancellationToken));
-            }
         }
 
         if (resyncDue is not null && resyncDue == now.LoadedVersion)
@@ -129,10 +128,16 @@ public sealed partial class UpgradeGuardian(
             var elapsed = time.GetElapsedTime(began);
             if (action is { Action: "resyncStarted", JobId: { } jobId })
             {
-                LogResyncStarted(logger, jobId, elapsed.TotalMilliseconds);
+                LogResyncStarted(logger, jobId, elapsed.TotalMilliseconds, read.TotalMilliseconds);
             }
 
             resyncDue = action.Action == "jobRefused" ? resyncDue : null;
+        }
+
+        if (moduleChanged && _options.ParsedPolicy == RepairPolicy.Auto)
+        {
+            // After the re-sync has started: restarting containers takes seconds each.
+            Record(await repairs.ReattachHostUserspaceAsync(_options.ParsedHostUserspace, cancellationToken));
         }
 
         if (now.RebootNeeded && (before?.InstalledVersion != now.InstalledVersion || before?.LoadedVersion != now.LoadedVersion))
@@ -219,8 +224,8 @@ public sealed partial class UpgradeGuardian(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upgrade guardian: the loaded NVIDIA module changed from {Previous} to {Current}")]
     private static partial void LogDriverChanged(ILogger logger, string previous, string current);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Upgrade guardian: re-sync job {JobId} created {Milliseconds:F1} ms after the check that saw the change began")]
-    private static partial void LogResyncStarted(ILogger logger, string jobId, double milliseconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upgrade guardian: re-sync job {JobId} created {Milliseconds:F1} ms after the check that saw the change began (reading the host: {ReadMilliseconds:F1} ms)")]
+    private static partial void LogResyncStarted(ILogger logger, string jobId, double milliseconds, double readMilliseconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Upgrade guardian: a check of the host failed")]
     private static partial void LogCheckFailed(ILogger logger, Exception exception);

@@ -103,6 +103,30 @@ public sealed class UpgradeGuardianTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task WithAutoAndHostUserspaceStoppedAStoppedHostUserspaceContainerIsReattachedToTheNewFiles()
+    {
+        HostUserspaceFiles(DriverLab.HostVersion);
+        using (var before = Service("auto"))
+        {
+            var client = before.CreateGpuLxcClient();
+            await client.AttachGpuAsync("102", new AttachRequest { Userspace = UserspaceSource.Host, Capabilities = [DriverCapability.Utility] });
+            await FirstCheckAsync(client);
+        }
+
+        Reboot();
+        HostUserspaceFiles(NewVersion);
+        using var factory = Service("auto");
+        factory.Settings["GpuLxc:Guardian:HostUserspace"] = "stopped";
+        var guardian = await ActionAsync(factory.CreateGpuLxcClient(), "reattached");
+        var config = File.ReadAllText(_lab.Host.PathOf("/etc/pve/lxc/102.conf"));
+
+        Assert.Contains(guardian.Actions, a => a.Action == "reattached" && a.Detail.StartsWith("Container 102 re-attached", StringComparison.Ordinal));
+        Assert.Contains($"libnvidia-ml.so.{NewVersion}", config, StringComparison.Ordinal);
+        Assert.DoesNotContain($"libnvidia-ml.so.{DriverLab.HostVersion}", config, StringComparison.Ordinal);
+        Assert.DoesNotContain(File.Exists(_lab.Host.PctLog) ? File.ReadAllLines(_lab.Host.PctLog) : [], line => line.Contains("102", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task WithOffNothingIsWatched()
     {
         await BeforeTheRebootAsync("notify");
@@ -156,6 +180,26 @@ public sealed class UpgradeGuardianTests(ITestOutputHelper output) : IDisposable
 
         throw new TimeoutException($"No {kind} job was started within {clock.Elapsed.TotalSeconds:F0} s.");
     }
+
+    internal static async Task<GuardianStatus> ActionAsync(IGpuLxcClient client, string action)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            var status = await client.GetGuardianAsync();
+            if (status.Actions.Any(a => a.Action == action))
+            {
+                return status;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"The guardian took no '{action}' action within 10 s.");
+    }
+
+    /// <summary>The host's own userspace of <paramref name="version"/>, where the loader and the shell find it (what <c>userspace: host</c> binds).</summary>
+    private void HostUserspaceFiles(string version) =>
+        _lab.Host.WithFile($"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.{version}", "stand-in\n").WithFile("/usr/bin/nvidia-smi", "#!/bin/sh\n");
 
     /// <summary>The service before the reboot: 101 attached and in sync; the guardian has seen 550.127.05.</summary>
     private async Task BeforeTheRebootAsync(string policy)
