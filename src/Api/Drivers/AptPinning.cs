@@ -84,8 +84,9 @@ public static partial class AptPinning
 
     /// <summary>
     /// <c>dpkg-query -W -f '${db:Status-Abbrev}|${Package}|${Version}\n'</c> lines → package → (status, version). The
-    /// status is dpkg's abbreviation: <c>ii</c> installed, <c>iU</c> unpacked, <c>iF</c> half-configured, <c>iH</c>
-    /// half-installed, …; a third letter is dpkg's error flag (<c>R</c>: reinstall required).
+    /// status is dpkg's abbreviation, trimmed: the selection (<c>i</c>nstall, <c>h</c>old, …), then the state (<c>ii</c>
+    /// installed, <c>iU</c> unpacked, <c>iF</c> half-configured, <c>iH</c> half-installed, …), then an error flag if any
+    /// (<c>R</c>: reinstall required).
     /// </summary>
     public static IReadOnlyDictionary<string, (string Status, string Version)> ParseStatus(string output)
     {
@@ -102,8 +103,12 @@ public static partial class AptPinning
         return packages;
     }
 
-    /// <summary>Whether dpkg's abbreviated status is "installed and configured, no error": only that counts as having a version.</summary>
-    public static bool IsInstalled(string status) => status == "ii";
+    /// <summary>
+    /// Whether dpkg's abbreviated status says "installed and configured, no error" (<c>ii</c>, or <c>hi</c> when held):
+    /// only that counts as having a version. The first letter is the selection (install, hold, …), the second the
+    /// package's state, a third dpkg's error flag.
+    /// </summary>
+    public static bool IsInstalled(string status) => status.Length is 2 && status[0] is 'i' or 'h' && status[1] == 'i';
 
     /// <summary>apt's own lines that say why it failed: <c>E:</c> lines and the unmet dependencies it lists.</summary>
     public static IReadOnlyList<string> FailureLines(string output) =>
@@ -114,16 +119,17 @@ public static partial class AptPinning
     /// <summary>What helps with an apt failure, chosen by what apt said.</summary>
     public static string Fix(string containerId, string output, string hostVersion)
     {
-        if (output.Contains("held broken packages", StringComparison.Ordinal) || output.Contains("held packages", StringComparison.Ordinal))
-        {
-            return $"A package apt needs is held or pinned at another version inside container {containerId}: look at `apt-mark showhold` and /etc/apt/preferences.d/ " +
-                   $"there (GpuLxc's own pin is {PreferencesPath}, at {hostVersion}); release the other hold or pin, then POST /api/v1/containers/{containerId}/driver/install again.";
-        }
-
+        // apt names "held packages" also when it merely changes them (--allow-change-held-packages): dpkg's failure comes first.
         if (output.Contains("dpkg was interrupted", StringComparison.Ordinal) || output.Contains("/usr/bin/dpkg returned an error code", StringComparison.Ordinal))
         {
             return $"dpkg failed inside container {containerId}: run `dpkg --configure -a` there and read its error (a full disk, a failing maintainer script), " +
                    $"then POST /api/v1/containers/{containerId}/driver/install again.";
+        }
+
+        if (output.Contains("held broken packages", StringComparison.Ordinal) || output.Contains("caused by held packages", StringComparison.Ordinal))
+        {
+            return $"A package apt needs is held or pinned at another version inside container {containerId}: look at `apt-mark showhold` and /etc/apt/preferences.d/ " +
+                   $"there (GpuLxc's own pin is {PreferencesPath}, at {hostVersion}); release the other hold or pin, then POST /api/v1/containers/{containerId}/driver/install again.";
         }
 
         return $"Read apt's lines above; check the container's apt sources (`apt-get update` inside container {containerId}), then POST /api/v1/containers/{containerId}/driver/install again.";

@@ -71,6 +71,8 @@ public sealed class AptPinningFacts
 
     [Theory]
     [InlineData("ii |libnvidia-ml1|550.127.05-1", true)]
+    [InlineData("hi |libnvidia-ml1|550.127.05-1", true)]
+    [InlineData("rc |libnvidia-ml1|550.127.05-1", false)]
     [InlineData("iU |libnvidia-ml1|550.127.05-1", false)]
     [InlineData("iF |libnvidia-ml1:amd64|550.127.05-1", false)]
     [InlineData("iHR|libnvidia-ml1|550.127.05-1", false)]
@@ -98,6 +100,14 @@ public sealed class AptPinningFacts
             "libcuda1 : Depends: nvidia-alternative (= 550.127.05-1) but 550.163.01-0+deb12u1 is to be installed",
             "E: Unable to correct problems, you have held broken packages.",
         ], lines);
+    }
+
+    [Fact]
+    public void Fix_SaysDpkgConfigure_WhenDpkgFailedWhileAptAlsoChangedHeldPackages()
+    {
+        var fix = AptPinning.Fix("101", "The following held packages will be changed:\n libcuda1\nE: Sub-process /usr/bin/dpkg returned an error code (1)\n", "550.120");
+
+        Assert.Contains("dpkg --configure -a", fix, StringComparison.Ordinal);
     }
 
     [Fact]
