@@ -31,6 +31,7 @@ public sealed partial class EventLog : IEventPublisher
     private readonly Lock _publishGate = new();
     private readonly Lock _committedGate = new();
     private readonly Queue<GpuLxcEvent> _recent = new();
+    private readonly Queue<GpuLxcEvent> _published = new();
     private TaskCompletionSource _nextCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastId = -1;
     private long _lastCommitted = -1;
@@ -114,7 +115,26 @@ public sealed partial class EventLog : IEventPublisher
             // Written under the lock: the channel's order is the ids' order. DropOldest: TryWrite never fails or waits.
             var stored = new GpuLxcEvent(++_lastId, type, now, body);
             _pending.Writer.TryWrite(stored);
+            _published.Enqueue(stored);
+            if (_published.Count > RecentCapacity)
+            {
+                _published.Dequeue();
+            }
+
             return stored;
+        }
+    }
+
+    /// <summary>
+    /// The last <see cref="RecentCapacity"/> events this process published with an id greater than
+    /// <paramref name="afterId"/>, oldest first, stored or not yet: what the process itself saw, for checks inside it.
+    /// A client that resumes reads <see cref="AfterAsync"/>, which has only stored events.
+    /// </summary>
+    public IReadOnlyList<GpuLxcEvent> After(long afterId)
+    {
+        lock (_publishGate)
+        {
+            return _published.Where(e => e.Id > afterId).ToList();
         }
     }
 
