@@ -3,7 +3,7 @@ using GpuLxc.Api.Inventory;
 
 namespace GpuLxc.Api.Attachments;
 
-/// <summary>The rules of <see cref="AttachRequest"/> that hold on any host: at most 64 well-formed GPU ids, a known mode and userspace, known capabilities.</summary>
+/// <summary>The rules of <see cref="AttachRequest"/> that hold on any host: at most 64 well-formed GPU ids, a known mode and userspace, known capabilities, a well-formed group name.</summary>
 internal sealed class AttachRequestValidator : AbstractValidator<AttachRequest>
 {
     public AttachRequestValidator()
@@ -13,6 +13,8 @@ internal sealed class AttachRequestValidator : AbstractValidator<AttachRequest>
         RuleFor(r => r.Mode).IsInEnum();
         RuleFor(r => r.Userspace).IsInEnum();
         RuleForEach(r => r.Capabilities).IsInEnum();
+        RuleFor(r => r.Group).Matches(@"^[a-z_][a-z0-9_-]{0,31}\z").When(r => r.Group is not null)
+            .WithMessage("Group must be a POSIX group name: a lowercase letter or '_', then up to 31 lowercase letters, digits, '_' or '-'.");
         RuleFor(r => r.Capabilities).Must(c => c is null || c.Count > 0).WithMessage("Capabilities, when given, name at least one (or omit them for the default).");
     }
 }

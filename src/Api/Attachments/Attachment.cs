@@ -36,6 +36,11 @@ public enum AttachmentMode
 /// <c>/usr/lib/x86_64-linux-gnu</c>, programs in <c>/usr/bin</c>; nothing is installed in the container).</param>
 /// <param name="Capabilities">With <c>host</c>: what to bind — <c>utility</c>, <c>compute</c>, <c>video</c>, <c>graphics</c>;
 /// omitted = <c>utility</c>, <c>compute</c> and <c>video</c>. Ignored with <c>installed</c>.</param>
+/// <param name="Group">A group of the container's own <c>/etc/group</c> (e.g. <c>video</c>, <c>render</c>) whose members are to
+/// open the nodes: <c>devN</c> entries get its gid inside (<c>gid=</c>) and group read-write (<c>mode=</c>); bound nodes of an
+/// unprivileged container must show inside with that group through its idmap, else 409 <c>nodes-unusable-inside</c>. A
+/// POSIX group name (lowercase letter or <c>_</c>, then up to 31 lowercase letters, digits, <c>_</c> or <c>-</c>); omitted:
+/// <c>devN</c> entries keep the host node's gid and mode, and a bound node needs only someone inside who can open it.</param>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record AttachRequest(
     IReadOnlyList<string>? Gpus = null,
@@ -43,7 +48,8 @@ public sealed record AttachRequest(
     bool IncludeModeset = true,
     bool IncludeUvmTools = true,
     UserspaceSource Userspace = UserspaceSource.Installed,
-    IReadOnlyList<DriverCapability>? Capabilities = null);
+    IReadOnlyList<DriverCapability>? Capabilities = null,
+    string? Group = null);
 
 /// <summary>A config line GpuLxc manages: <c>key: value</c> (a <c>devN</c> key is any free index).</summary>
 /// <param name="Key">e.g. <c>lxc.cgroup2.devices.allow</c>, <c>lxc.mount.entry</c>, <c>dev0</c>.</param>
@@ -73,6 +79,13 @@ public enum DriftStatus
 
     /// <summary>A node's major disagrees with the one <c>/proc/devices</c> gives its driver: the container cannot use it.</summary>
     NodesBroken,
+
+    /// <summary>
+    /// The container is unprivileged and cannot open nodes bound into it: their owner and group are not mapped by its
+    /// idmap (they show as <c>nobody:nogroup</c>) and their mode grants nothing to others, or they do not show with the
+    /// group the attachment asked for.
+    /// </summary>
+    NodesUnusable,
 }
 
 /// <summary>Whether an attachment still holds, and what to do when it does not.</summary>

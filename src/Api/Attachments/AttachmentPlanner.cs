@@ -38,7 +38,8 @@ public static class AttachmentPlanner
     /// nvidia, when a required node is missing, or when a node to pass disagrees with the major <c>/proc/devices</c>
     /// gives its driver (status <see cref="DriftStatus.NodesBroken"/>: an allow rule for a major the kernel never gave
     /// the driver lets nothing work). <paramref name="boot"/> says which nodes come back after a reboot; null: all do
-    /// (see <see cref="BootSafety"/>).
+    /// (see <see cref="BootSafety"/>). <paramref name="group"/>: the container's group whose gid <c>devN</c> entries carry
+    /// (null: the host node's gid, in an unprivileged container only).
     /// </summary>
     public static AttachmentPlan Plan(
         AttachRequest request,
@@ -47,7 +48,8 @@ public static class AttachmentPlanner
         CgroupVersion cgroup,
         bool deviceEntriesSupported,
         bool unprivileged,
-        BootNodeSources? boot = null)
+        BootNodeSources? boot = null,
+        GuestGroup? group = null)
     {
         var selected = Select(request, gpus);
         var mode = request.Mode switch
@@ -92,7 +94,7 @@ public static class AttachmentPlanner
         if (mode == AttachmentMode.Dev)
         {
             var safety = BootSafety.Of(passed, boot);
-            lines = safety.DeviceEntries.Select(node => new PlannedLine(PlannedLine.DevicesKey, DeviceEntry(node, unprivileged))).ToList();
+            lines = safety.DeviceEntries.Select(node => new PlannedLine(PlannedLine.DevicesKey, DeviceEntry(node, unprivileged, group))).ToList();
             lines.AddRange(OptionalLines(safety.OptionalMounts, cgroup));
             warnings.AddRange(safety.Warnings);
         }
@@ -189,11 +191,17 @@ public static class AttachmentPlanner
     }
 
     /// <summary>
-    /// <c>/dev/nvidia0</c>; in an unprivileged container also the node's mode, and its group when it is not root's,
-    /// so that the node inside is as usable as on the host.
+    /// <c>/dev/nvidia0</c>; with a group asked for, that group's gid inside and group read-write
+    /// (<c>/dev/nvidia0,gid=44,mode=0660</c>: Proxmox makes the node inside with them); else in an unprivileged container
+    /// the node's mode, and its group when it is not root's.
     /// </summary>
-    private static string DeviceEntry(DeviceNode node, bool unprivileged)
+    private static string DeviceEntry(DeviceNode node, bool unprivileged, GuestGroup? group)
     {
+        if (group is not null)
+        {
+            return Invariant($"{node.Path},gid={group.Gid},mode={GuestAccess.GroupMode(node.Mode)}");
+        }
+
         if (!unprivileged)
         {
             return node.Path;

@@ -18,6 +18,10 @@ public static class AttachmentProblems
     public static readonly ApiProblem CannotAttach = new(StatusCodes.Status409Conflict, "urn:gpulxc:problem:cannot-attach",
         "The GPU cannot be attached on this host as it is.");
 
+    /// <summary>An unprivileged container could not open the device nodes bound into it (its idmap leaves their group unmapped, or maps it to another group than the one asked for).</summary>
+    public static readonly ApiProblem NodesUnusableInside = new(StatusCodes.Status409Conflict, "urn:gpulxc:problem:nodes-unusable-inside",
+        "The container could not open the GPU's device nodes.");
+
     public static ProblemException NotAttachedTo(string containerId) => NotAttached.With(
         $"GpuLxc has not attached a GPU to container '{containerId}'.", $"PUT /api/v1/containers/{containerId}/gpu attaches one.");
 }

@@ -24,6 +24,7 @@ public sealed partial class AttachmentService(
     AttachmentStore store,
     AttachmentIntents intents,
     AttachmentRecovery recovery,
+    GuestGroupReader guestGroups,
     DataDirectory dataDirectory,
     DriftEvents driftEvents,
     TimeProvider time,
@@ -132,7 +133,7 @@ public sealed partial class AttachmentService(
         var unprivileged = backend.Describe(containerId, config).Unprivileged;
         var context = await planContexts.ReadAsync(cancellationToken);
         var (record, stored) = await FindRecordAsync(backend, containerId, config, context, unprivileged, cancellationToken);
-        var plan = Plan(request, context, await backend.SupportsDeviceEntriesAsync(cancellationToken), unprivileged);
+        var plan = await PlanAsync(backend, containerId, config, request, context, unprivileged, cancellationToken);
         GpuIdentity.RefuseIndexThatMoves(containerId, request, record, plan, context.Gpus);
 
         var before = Texts(config);
@@ -332,16 +333,26 @@ public sealed partial class AttachmentService(
     private Task<DeviceConfinement> ConfinementAsync(IContainerBackend backend, ConfigText config, bool unprivileged, CancellationToken cancellationToken) =>
         DeviceConfinement.ReadAsync(config, backend.Kind == HostBackend.Proxmox, unprivileged, files, cancellationToken);
 
-    private static AttachmentPlan Plan(AttachRequest request, PlanContext context, bool deviceEntriesSupported, bool unprivileged)
+    /// <summary>
+    /// The plan, with the container's group when the request names one, checked against what the container can open
+    /// through its idmap (<see cref="GuestAccess"/>). 409 <see cref="AttachmentProblems.NodesUnusableInside"/> when it
+    /// could not open the nodes, <see cref="AttachmentProblems.CannotAttach"/> for every other reason the plan cannot be made.
+    /// </summary>
+    private async Task<AttachmentPlan> PlanAsync(
+        IContainerBackend backend, string containerId, ConfigText config, AttachRequest request, PlanContext context, bool unprivileged, CancellationToken cancellationToken)
     {
         try
         {
-            return UserspaceMounts.Add(AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, deviceEntriesSupported, unprivileged, context.Boot),
+            var group = request.Group is null ? null : await guestGroups.FindAsync(backend, containerId, config, request.Group, cancellationToken);
+            var plan = UserspaceMounts.Add(
+                AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, await backend.SupportsDeviceEntriesAsync(cancellationToken), unprivileged, context.Boot, group),
                 request, context.Userspace);
+            var idmap = unprivileged ? IdMap.Of(config, backend.Kind == HostBackend.Proxmox) : null;
+            return GuestAccess.Check(plan, context.Nodes, idmap, group, SubordinateGids.Parse(await files.TryReadTextAsync("/etc/subgid", cancellationToken)), containerId);
         }
         catch (PlanException e)
         {
-            throw AttachmentProblems.CannotAttach.With(e.Message, e.Fix);
+            throw (e.Status == DriftStatus.NodesUnusable ? AttachmentProblems.NodesUnusableInside : AttachmentProblems.CannotAttach).With(e.Message, e.Fix);
         }
     }
 

@@ -18,7 +18,8 @@ public static class DriftCheck
     /// from the recorded ones (<c>devN</c> keys count as one); <see cref="DriftStatus.EditedByHand"/> when a recorded line
     /// is gone from the config; else <see cref="DriftStatus.InSync"/>. A node made on first use that is absent now and is
     /// passed by an optional mount is harmless: the container starts without it, so it changes nothing.
-    /// <paramref name="unprivileged"/> is the container's privilege now: its <c>dev</c> entries carry gid and mode.
+    /// <paramref name="unprivileged"/> is the container's privilege now: its <c>dev</c> entries carry gid and mode, and
+    /// nodes bound in that it cannot open through its idmap are <see cref="DriftStatus.NodesUnusable"/> (<see cref="GuestAccess"/>).
     /// </summary>
     public static Drift Of(AttachmentRecord record, ConfigText config, PlanContext context, bool unprivileged)
     {
@@ -48,9 +49,11 @@ public static class DriftCheck
         AttachmentPlan plan;
         try
         {
+            var group = RecordedGroup(record);
             plan = UserspaceMounts.Add(
-                AttachmentPlanner.Plan(GpuIdentity.Replan(record), context.Gpus, nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged, context.Boot),
+                AttachmentPlanner.Plan(GpuIdentity.Replan(record), context.Gpus, nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged, context.Boot, group),
                 record.Request, context.Userspace);
+            _ = GuestAccess.Check(plan, nodes, unprivileged ? IdMap.Of(config, config is ProxmoxConfig) : null, group, null, record.ContainerId);
         }
         catch (PlanException e)
         {
@@ -101,6 +104,25 @@ public static class DriftCheck
             $"The container's driver userspace mounts name the files of driver {was}; the host has {context.Userspace?.Version} loaded now " +
             $"(its files: {context.Userspace?.Source}). Until the lines are rewritten and the container restarts, it runs the old set.",
             $"PUT /api/v1/containers/{record.ContainerId}/gpu?restart=true again (with the same body): it binds the loaded version's files. No guest install is needed.");
+    }
+
+    /// <summary>
+    /// The container's group the attachment was made for, with the gid its <c>devN</c> entries carry; null when it asked
+    /// for none, or when no entry holds the gid (bound nodes are then held to "someone inside can open them").
+    /// </summary>
+    private static GuestGroup? RecordedGroup(AttachmentRecord record)
+    {
+        if (record.Request.Group is not { } name)
+        {
+            return null;
+        }
+
+        var gid = record.Lines.Where(l => AttachmentEdit.IsDeviceKey(l.Key))
+            .SelectMany(l => l.Value.Split(',').Skip(1))
+            .FirstOrDefault(option => option.StartsWith("gid=", StringComparison.Ordinal));
+        return gid is not null && uint.TryParse(gid["gid=".Length..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            ? new GuestGroup(name, value)
+            : null;
     }
 
     private static string Normalize(PlannedLine line) => $"{line.Key}\u0000{line.Value}";

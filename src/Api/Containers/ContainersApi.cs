@@ -29,7 +29,7 @@ public static class ContainersApi
         containers.MapGet("/{containerId}", GetContainerAsync).WithName("GetContainer").Problems(Lookup);
         containers.MapGet("/{containerId}/gpu", GetAttachmentAsync).WithName("GetAttachment").Problems([.. Lookup, AttachmentProblems.NotAttached]);
         containers.MapPut("/{containerId}/gpu", AttachGpuAsync).WithName("AttachGpu")
-            .WithValidation<AttachRequest>().Problems([.. Edit, AttachmentProblems.CannotAttach]);
+            .WithValidation<AttachRequest>().Problems([.. Edit, AttachmentProblems.CannotAttach, AttachmentProblems.NodesUnusableInside]);
         containers.MapDelete("/{containerId}/gpu", DetachGpuAsync).WithName("DetachGpu").Problems(Edit);
         containers.MapPost("/{containerId}/gpu/verify", VerifyGpuAsync).WithName("VerifyContainerGpu").Problems(GuestJob);
         containers.MapGet("/{containerId}/driver", GetContainerDriverAsync).WithName("GetContainerDriver").Problems(Lookup);
@@ -126,6 +126,7 @@ public static class ContainersApi
         services.AddHostedService(provider => provider.GetRequiredService<AttachmentRecovery>());
         services.AddSingleton<DriftEvents>();
         services.AddSingleton<AttachmentService>();
+        services.AddSingleton<GuestGroupReader>();
         services.AddSingleton<ContainerDirectory>();
         services.AddSingleton<PlanContextReader>();
         services.AddSingleton<IValidator<AttachRequest>, AttachRequestValidator>();

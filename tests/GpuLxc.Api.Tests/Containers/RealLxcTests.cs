@@ -11,6 +11,7 @@ namespace GpuLxc.Api.Tests.Containers;
 /// /dev/nvidia-uvm (a free major that is not 243). Opening a node the device cgroup lets through fails with ENXIO
 /// (there is no driver behind it); a denied one fails with EPERM.
 /// </summary>
+[Collection(nameof(RealLxcTests))]
 public sealed class RealLxcTests : IDisposable
 {
     private const string NoDevice = "No such device or address";
