@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using GpuLxc.Api.Inventory;
 using GpuLxc.Api.Containers.Config;
 
@@ -36,7 +35,6 @@ public enum AttachmentMode
 /// <c>/usr/lib/x86_64-linux-gnu</c>, programs in <c>/usr/bin</c>; nothing is installed in the container).</param>
 /// <param name="Capabilities">With <c>host</c>: what to bind — <c>utility</c>, <c>compute</c>, <c>video</c>, <c>graphics</c>;
 /// omitted = <c>utility</c>, <c>compute</c> and <c>video</c>. Ignored with <c>installed</c>.</param>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record AttachRequest(
     IReadOnlyList<string>? Gpus = null,
     AttachmentMode Mode = AttachmentMode.Auto,
