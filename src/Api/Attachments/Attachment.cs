@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using GpuLxc.Api.Inventory;
 using GpuLxc.Api.Containers.Config;
 
@@ -41,7 +40,6 @@ public enum AttachmentMode
 /// unprivileged container must show inside with that group through its idmap, else 409 <c>nodes-unusable-inside</c>. A
 /// POSIX group name (lowercase letter or <c>_</c>, then up to 31 lowercase letters, digits, <c>_</c> or <c>-</c>); omitted:
 /// <c>devN</c> entries keep the host node's gid and mode, and a bound node needs only someone inside who can open it.</param>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record AttachRequest(
     IReadOnlyList<string>? Gpus = null,
     AttachmentMode Mode = AttachmentMode.Auto,

@@ -137,7 +137,7 @@ public static class ContainersApi
     /// <param name="Restart">Restart the container when it runs, so that the change takes effect.</param>
     /// <param name="IfMatch">The ETag the config must still have.</param>
     /// <param name="Caller">Who asks (the API key's name goes into the audit trail).</param>
-    public sealed record EditOptions([FromQuery] bool? DryRun, [FromQuery] bool? Restart, [FromHeader(Name = "If-Match")] string? IfMatch, Caller Caller)
+    public sealed record EditOptions([FromQuery(Name = "dryRun")] bool? DryRun, [FromQuery(Name = "restart")] bool? Restart, [FromHeader(Name = "If-Match")] string? IfMatch, Caller Caller)
     {
         public AttachmentService.Edit ToEdit() => new(IfMatch, DryRun == true, Restart == true, Caller.KeyName);
     }

@@ -1,19 +1,21 @@
-using System.Text.Json;
-using System.Text.RegularExpressions;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.Jobs;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
 
 namespace GpuLxc.Api.Infrastructure;
 
 /// <summary>
 /// The one place where what a request threw becomes its answer (as Incus's <c>SmartError</c>): a
 /// <see cref="ProblemException"/> as itself, the few exceptions that carry a meaning of their own through
-/// <see cref="ToProblem"/>'s table, bad requests as 4xx problems that say what was wrong, and anything else as a
-/// 500 with the trace id only — the stack trace goes to the log, never to the client.
+/// <see cref="ToProblem"/>'s table, requests the framework refused as 4xx problems in the API's own terms
+/// (<see cref="BadRequests"/>; the framework's words go to the log), and anything else as a 500 with the trace id
+/// only — the stack trace goes to the log, never to the client.
 /// </summary>
-internal sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger)
-    : IExceptionHandler
+internal sealed partial class ApiExceptionHandler(
+    IProblemDetailsService problems, IOptions<JsonOptions> json, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -22,14 +24,14 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             return false;
         }
 
-        var problem = ToProblem(exception);
+        var problem = exception is BadHttpRequestException badRequest ? BadRequests.ToProblem(badRequest, BodyType(httpContext), json.Value.SerializerOptions) : ToProblem(exception);
         if (problem.Problem == RequestProblems.Unexpected)
         {
             LogUnhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
         }
         else if (exception is BadHttpRequestException)
         {
-            LogBadRequest(logger, problem.Status, problem.Message);
+            LogBadRequest(logger, problem.Status, exception.InnerException?.Message ?? exception.Message);
         }
         else
         {
@@ -45,47 +47,19 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem.ToProblemDetails() });
     }
 
+    /// <summary>The body type of the operation that threw (the handler clears the endpoint; its feature keeps it).</summary>
+    private static Type? BodyType(HttpContext context) =>
+        (context.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? context.GetEndpoint())?.Metadata
+        .OfType<IAcceptsMetadata>().Select(accepts => accepts.RequestType).FirstOrDefault(type => type is not null);
+
     /// <summary>What a thrown exception is answered with.</summary>
     private static ProblemException ToProblem(Exception exception) => exception switch
     {
         ProblemException problem => problem,
         JobConflictException conflict => JobProblems.ConflictWith(conflict),
         ContainerBackendException failed => ContainerProblems.ManagerFailed.With(failed.Message),
-        BadHttpRequestException badRequest => FromBadRequest(badRequest),
         _ => RequestProblems.Unexpected.With("The error was logged. Quote the traceId when reporting it."),
     };
-
-    private static ProblemException FromBadRequest(BadHttpRequestException exception)
-    {
-        if (exception.InnerException is JsonException json)
-        {
-            var path = string.IsNullOrEmpty(json.Path) ? "$" : json.Path;
-            return new ProblemException(RequestProblems.InvalidJson, null) { Errors = { [path] = [DescribeJsonError(json)] } };
-        }
-
-        return exception.StatusCode switch
-        {
-            StatusCodes.Status400BadRequest => new ProblemException(RequestProblems.Malformed, exception.Message)
-            {
-                Errors = { [ParameterPattern().Match(exception.Message) is { Success: true } match ? match.Groups["name"].Value : "request"] = [exception.Message] },
-            },
-            StatusCodes.Status413PayloadTooLarge => RequestProblems.TooLarge.With(exception.Message),
-            StatusCodes.Status415UnsupportedMediaType => RequestProblems.UnsupportedMediaType.With(exception.Message),
-            var status => (RequestProblems.Malformed with { Status = status }).With(exception.Message),
-        };
-    }
-
-    /// <summary>System.Text.Json appends the position to its messages; the path already is the error's key.</summary>
-    private static string DescribeJsonError(JsonException exception)
-    {
-        var message = exception.Message;
-        var positionAt = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return positionAt > 0 ? message[..positionAt] : message;
-    }
-
-    /// <summary>The parameter in ASP.NET Core's binding messages: <c>Failed to bind parameter "bool? refresh" from "maybe".</c></summary>
-    [GeneratedRegex("parameter \"(?:[^\"]* )?(?<name>[^\" ]+)\"")]
-    private static partial Regex ParameterPattern();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rejected a bad request ({StatusCode}): {Reason}")]
     private static partial void LogBadRequest(ILogger logger, int statusCode, string reason);

@@ -45,7 +45,7 @@ public static class InventoryApi
 
     /// <param name="GpuId">A UUID (<c>GPU-…</c>), a PCI address (<c>0000:01:00.0</c> or <c>01:00.0</c>) or an index.</param>
     /// <param name="Refresh">Reread the topology instead of using the cached one.</param>
-    public sealed record GpuRoute([FromRoute] string GpuId, [FromQuery] bool? Refresh);
+    public sealed record GpuRoute([FromRoute(Name = "gpuId")] string GpuId, [FromQuery(Name = "refresh")] bool? Refresh);
 
     private sealed class GpuRouteValidator : AbstractValidator<GpuRoute>
     {

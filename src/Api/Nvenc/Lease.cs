@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace GpuLxc.Api.Nvenc;
 
 /// <summary>The right to one NVENC encode session until <see cref="ExpiresAt"/>, unless renewed.</summary>
@@ -26,12 +24,10 @@ public static class LeaseTtl
 /// <param name="GpuId">With scope <c>gpu</c>: the GPU (UUID, PCI address or index); omitted = the one with most room.</param>
 /// <param name="TtlSeconds">Lifetime, 5–86400 s (default 60); renew before it ends.</param>
 /// <param name="WaitSeconds">When the budget is full, wait up to this long (0–300 s) in FIFO order instead of a 429.</param>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record LeaseRequest(string Holder, string? ContainerId = null, string? GpuId = null, int? TtlSeconds = null, int? WaitSeconds = null);
 
 /// <summary>The body of <c>PUT /api/v1/nvenc/leases/{leaseId}</c>.</summary>
 /// <param name="TtlSeconds">The new lifetime from now, 5–86400 s (default: the service's default TTL).</param>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record RenewRequest(int? TtlSeconds = null);
 
 /// <summary>One budget of concurrent sessions.</summary>

@@ -64,7 +64,7 @@ public sealed class RealLxcTests : IDisposable
         _tree.Dispose();
     }
 
-    [Fact]
+    [RequiresFact(Prerequisite.RealLxc)]
     public async Task AnAttachedGpuIsReachableInsideAndADetachedOneIsDenied()
     {
         using var factory = new GpuLxcApiFactory(_tree);
@@ -99,7 +99,7 @@ public sealed class RealLxcTests : IDisposable
     /// itself; without it root inside can mknod and open it (ENXIO: the device cgroup let it through to a driver that
     /// is not there), so the attachment says that detaching does not revoke the GPU.
     /// </summary>
-    [Theory]
+    [RequiresTheory(Prerequisite.RealLxc)]
     [InlineData(true)]
     [InlineData(false)]
     public async Task OnlyAContainerThatDeniesByDefaultLosesItsGpuOnDetachAndTheAttachmentSaysWhich(bool denyAll)
@@ -129,7 +129,7 @@ public sealed class RealLxcTests : IDisposable
         Assert.Equal(!denyAll, confinement.Detail.Contains($"/var/lib/lxc/{_name}/config", StringComparison.Ordinal));
     }
 
-    [Fact]
+    [RequiresFact(Prerequisite.RealLxc)]
     public async Task TheLinesWrittenIntoAProxmoxConfigWorkInARealContainer()
     {
         // A stand-in Proxmox: the container's PVE config lives in the prepared /etc/pve/lxc, and a stub pct starts
@@ -173,7 +173,7 @@ public sealed class RealLxcTests : IDisposable
         Assert.Contains(Denied, Inside($"mknod /tmp/uvm c {_uvmMajor} 0; cat /tmp/uvm"), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [RequiresFact(Prerequisite.RealLxc)]
     public void TheManualProceduresHardCodedMajorLeavesNvidiaUvmDenied()
     {
         // The seed procedure's lines, as its readers paste them (its cgroup-v1 key and uvm major 243).
@@ -191,7 +191,7 @@ public sealed class RealLxcTests : IDisposable
         Assert.Contains(Denied, Inside("cat /dev/nvidia-uvm"), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [RequiresFact(Prerequisite.RealLxc)]
     public async Task GuestDriverJobsDetectTheOsCopyTheInstallerInAndRunInsideARealContainer()
     {
         // The busybox container says it is Debian; the .run stand-in, copied in through lxc-attach, installs an
@@ -226,7 +226,7 @@ public sealed class RealLxcTests : IDisposable
         Assert.True(verify.State == JobState.Succeeded, $"{verify.Error?.Step}: {verify.Error?.Message}");
     }
 
-    [Fact]
+    [RequiresFact(Prerequisite.RealLxc)]
     public async Task TheHostsUserspaceIsBoundIntoAGuestWithoutNvidiaFilesAndGoneAfterDetach()
     {
         // The host's driver files: stand-ins in a real directory, listed by a CDI spec in the prepared /etc/cdi as

@@ -9,20 +9,20 @@ public sealed class DriverRequestValidationTests
 {
     public static TheoryData<string, string, string> BadRequests() => new()
     {
-        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"/root/NVIDIA.run; reboot"}""", "RunInstaller" },
-        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"/root/$(reboot).run"}""", "RunInstaller" },
-        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"/root/../etc/x.run"}""", "RunInstaller" },
-        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"relative/NVIDIA.run"}""", "RunInstaller" },
-        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"/root/missing-550.127.05.run"}""", "RunInstaller" },
-        { "/api/v1/host/driver/install", """{"method":"runInstaller"}""", "RunInstaller" },
-        { "/api/v1/host/driver/install", """{"package":"nvidia-driver && reboot"}""", "Package" },
-        { "/api/v1/host/driver/install", """{"package":"nvidia-driver`id`"}""", "Package" },
-        { "/api/v1/host/driver/install", """{"version":"550.127.05|sh"}""", "Version" },
-        { "/api/v1/host/driver/install", """{"version":"550"}""", "Version" },
+        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"/root/NVIDIA.run; reboot"}""", "runInstaller" },
+        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"/root/$(reboot).run"}""", "runInstaller" },
+        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"/root/../etc/x.run"}""", "runInstaller" },
+        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"relative/NVIDIA.run"}""", "runInstaller" },
+        { "/api/v1/host/driver/install", """{"method":"runInstaller","runInstaller":"/root/missing-550.127.05.run"}""", "runInstaller" },
+        { "/api/v1/host/driver/install", """{"method":"runInstaller"}""", "runInstaller" },
+        { "/api/v1/host/driver/install", """{"package":"nvidia-driver && reboot"}""", "package" },
+        { "/api/v1/host/driver/install", """{"package":"nvidia-driver`id`"}""", "package" },
+        { "/api/v1/host/driver/install", """{"version":"550.127.05|sh"}""", "version" },
+        { "/api/v1/host/driver/install", """{"version":"550"}""", "version" },
         { "/api/v1/host/driver/install", """{"method":"reboot"}""", "$.method" },
-        { "/api/v1/containers/101/driver/install", """{"method":"runInstaller","runInstaller":"/tmp/x.run\nreboot"}""", "RunInstaller" },
-        { "/api/v1/containers/101/driver/install", """{"method":"apt","runInstaller":"/root/NVIDIA-Linux-x86_64-550.127.05.run"}""", "RunInstaller" },
-        { "/api/v1/host/driver/resync", """{"runInstaller":"/root/a b.run"}""", "RunInstaller" },
+        { "/api/v1/containers/101/driver/install", """{"method":"runInstaller","runInstaller":"/tmp/x.run\nreboot"}""", "runInstaller" },
+        { "/api/v1/containers/101/driver/install", """{"method":"apt","runInstaller":"/root/NVIDIA-Linux-x86_64-550.127.05.run"}""", "runInstaller" },
+        { "/api/v1/host/driver/resync", """{"runInstaller":"/root/a b.run"}""", "runInstaller" },
     };
 
     [Theory]

@@ -5,15 +5,15 @@ namespace GpuLxc.Api.Tests.Drivers;
 
 /// <summary>
 /// Kind F: when no command can run inside the container (<c>pct exec</c> itself fails), the driver read and the verify
-/// job say so with pct's own error, not "device nodes missing" or "no libnvidia-ml". The demo host's pct knows no
-/// <c>exec</c>, as seen there.
+/// job say so with pct's own error, not "device nodes missing" or "no libnvidia-ml": the demo host with a pct whose
+/// <c>exec</c> fails.
 /// </summary>
 public sealed class GuestExecFailureTests
 {
     [Fact]
     public async Task TheDriverReadSaysThatCommandsCannotRunInsideWithPctsError()
     {
-        using var factory = new GpuLxcApiFactory(ContainerHosts.Demo(materialized: true));
+        using var factory = new GpuLxcApiFactory(DemoWithoutExec());
         var client = factory.CreateGpuLxcClient();
 
         var driver = await client.GetContainerDriverAsync("101");
@@ -27,7 +27,7 @@ public sealed class GuestExecFailureTests
     [Fact]
     public async Task TheVerifyJobFailsWithTheExecErrorNotWithMissingDeviceNodes()
     {
-        using var factory = new GpuLxcApiFactory(ContainerHosts.Demo(materialized: true));
+        using var factory = new GpuLxcApiFactory(DemoWithoutExec());
         var client = factory.CreateGpuLxcClient();
         await DriverLab.AttachAsync(client);
 
@@ -39,5 +39,16 @@ public sealed class GuestExecFailureTests
         Assert.Contains("demo pct: unsupported arguments: exec 101 -- cat /etc/os-release", job.Error.StderrTail, StringComparison.Ordinal);
         Assert.DoesNotContain("Missing in container", job.Error.Message, StringComparison.Ordinal);
         Assert.Contains("pct exec 101 -- cat /etc/os-release", job.Error.Fix, StringComparison.Ordinal);
+    }
+
+    /// <summary>The demo host, whose pct answers everything but <c>exec</c>, which fails as an unknown command would.</summary>
+    private static HostTree DemoWithoutExec()
+    {
+        var host = ContainerHosts.Demo(materialized: true);
+        File.Move(Path.Join(host.BinDir, "pct"), Path.Join(host.BinDir, "pct-demo"));
+        return host.WithCommand("pct", """
+            [ "$1" = exec ] && { echo "demo pct: unsupported arguments: $*" >&2; exit 2; }
+            exec "$(dirname "$0")/pct-demo" "$@"
+            """);
     }
 }

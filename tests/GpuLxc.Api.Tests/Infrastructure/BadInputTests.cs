@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json.Serialization;
 using FluentValidation;
 using GpuLxc.Api.Infrastructure;
 using Microsoft.AspNetCore.Builder;
@@ -69,7 +68,7 @@ public sealed class BadInputTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task AnUnknownFieldIsBadRequestProblemWhereTheTypeForbidsThem()
+    public async Task AnUnknownFieldIsBadRequestProblem()
     {
         using var response = await PostAsync("""{"name":"jellyfin","count":2,"colour":"red"}""");
 
@@ -109,8 +108,8 @@ public sealed class BadInputTests : IAsyncLifetime, IDisposable
 
         var problem = await ProblemResponseTests.AssertProblemAsync(response, HttpStatusCode.BadRequest);
         var errors = problem.GetProperty("errors");
-        Assert.True(errors.TryGetProperty("Name", out _), problem.GetRawText());
-        Assert.True(errors.TryGetProperty("Count", out _), problem.GetRawText());
+        Assert.True(errors.TryGetProperty("name", out _), problem.GetRawText());
+        Assert.True(errors.TryGetProperty("count", out _), problem.GetRawText());
     }
 
     [Fact]
@@ -171,7 +170,6 @@ public sealed class BadInputTests : IAsyncLifetime, IDisposable
         Fastest,
     }
 
-    [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
     public sealed record ProbeRequest(string Name, int Count, ProbeMode Mode = ProbeMode.Careful);
 
     private sealed class ProbeRequestValidator : AbstractValidator<ProbeRequest>

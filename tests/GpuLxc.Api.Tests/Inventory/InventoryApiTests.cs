@@ -146,7 +146,7 @@ public sealed class InventoryApiTests
         var error = await Assert.ThrowsAsync<GpuLxcApiException<HttpValidationProblemDetails>>(() => factory.CreateGpuLxcClient().GetGpuAsync(gpuId));
 
         Assert.Equal(400, error.StatusCode);
-        Assert.True(error.Result.Errors.ContainsKey("GpuId"));
+        Assert.True(error.Result.Errors.ContainsKey("gpuId"));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using GpuLxc.Api.Tests.Drivers;
 using GpuLxc.Api.Tests.Support;
 using GpuLxc.Client;
 
@@ -44,5 +45,63 @@ public sealed class DemoHostTests
         Assert.Equal(CheckStatus.Pass, checks["dkms-built"].Status);
         Assert.Equal(CheckStatus.Fail, checks["cgroup-keys"].Status);
         Assert.Contains("/etc/pve/lxc/102.conf", checks["cgroup-keys"].Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>The demo README's walk, step by step: attach Jellyfin, install the driver in it with the stand-in .run, verify, detach.</summary>
+    [Fact]
+    public async Task TheDemoWalkInstallsAndVerifiesTheDriverInsideJellyfinThenDetachesCleanly()
+    {
+        using var factory = new GpuLxcApiFactory(ContainerHosts.Demo(materialized: true));
+        var client = factory.CreateGpuLxcClient();
+        var config = factory.Host.Bytes("/etc/pve/lxc/101.conf");
+
+        var before = await client.GetContainerDriverAsync("101");
+        var attached = await client.AttachGpuAsync("101", new AttachRequest());
+        var install = await DriverLab.WaitAsync(client, (await client.InstallContainerDriverAsync("101",
+            new GuestDriverInstallRequest { Method = GuestInstallMethod.RunInstaller, RunInstaller = "/root/NVIDIA-Linux-x86_64-550.127.05.run" })).Id);
+        var verify = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Id);
+        var after = await client.GetContainerDriverAsync("101");
+        await client.DetachGpuAsync("101");
+
+        Assert.Null(before.InstalledVersion);
+        Assert.True(attached.Changed);
+        Assert.True(install.State == JobState.Succeeded, $"install: {install.State} {install.Error?.Message} {install.Error?.StderrTail}");
+        Assert.True(verify.State == JobState.Succeeded, $"verify: {verify.State} {verify.Error?.Message} {verify.Error?.StderrTail}");
+        Assert.Equal("7 device nodes present", verify.Steps.Single(s => s.Name == "deviceNodes").Message);
+        Assert.Equal(("550.127.05", true), (after.InstalledVersion, after.Match));
+        Assert.Equal(config, factory.Host.Bytes("/etc/pve/lxc/101.conf"));
+        Assert.True(File.Exists(factory.Host.PathOf("/var/lib/lxc/101/rootfs/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.127.05")));
+        Assert.False(File.Exists(factory.Host.PathOf("/var/lib/lxc/101/rootfs/tmp/gpulxc-NVIDIA-Linux-x86_64-550.127.05.run")));
+    }
+
+    [Fact]
+    public async Task NothingRunsInsideFrigateWhileItIsStopped()
+    {
+        using var factory = new GpuLxcApiFactory(ContainerHosts.Demo(materialized: true));
+        var client = factory.CreateGpuLxcClient();
+
+        var frigate = await client.GetContainerDriverAsync("102");
+        var refused = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() => client.VerifyContainerGpuAsync("102"));
+
+        Assert.Null(frigate.InstalledVersion);
+        Assert.Equal(409, refused.StatusCode);
+    }
+
+    /// <summary>What the demo README says of Frigate's hand-written lines, mode by mode.</summary>
+    [Fact]
+    public async Task AttachingFrigateAdoptsItsHandWrittenMountsInRawModeAndLeavesThemBesideDevEntriesByDefault()
+    {
+        using var factory = new GpuLxcApiFactory(ContainerHosts.Demo(materialized: true));
+        var client = factory.CreateGpuLxcClient();
+        const string HandWritten = "lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file";
+
+        var byDefault = await client.AttachGpuAsync("102", new AttachRequest(), dryRun: true);
+        var raw = await client.AttachGpuAsync("102", new AttachRequest { Mode = AttachmentMode.Raw }, dryRun: true);
+
+        Assert.Contains(byDefault.Added, line => line.StartsWith("dev", StringComparison.Ordinal) && line.EndsWith("/dev/nvidia0", StringComparison.Ordinal));
+        Assert.Contains(byDefault.HandMadeLines!, line => line.Text == HandWritten);
+        Assert.Contains(raw.Attachment!.Lines, line => $"{line.Key}: {line.Value}" == HandWritten && line.Present);
+        Assert.DoesNotContain(HandWritten, raw.Added);
+        Assert.Contains("lxc.cgroup2.devices.allow: c 509:* rwm", raw.Added);
     }
 }

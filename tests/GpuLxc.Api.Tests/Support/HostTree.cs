@@ -12,9 +12,19 @@ public sealed class HostTree : IDisposable
         BinDir = Directory.CreateTempSubdirectory("gpulxc-bin-").FullName;
     }
 
+    /// <summary>A copy of a sample laid out as in the checkout: <c>root/</c> and <c>bin/</c> side by side in <paramref name="owner"/>.</summary>
+    private HostTree(string owner)
+    {
+        _owner = owner;
+        Root = Directory.CreateDirectory(Path.Join(owner, "root")).FullName;
+        BinDir = Directory.CreateDirectory(Path.Join(owner, "bin")).FullName;
+    }
+
     public string Root { get; }
 
     public string BinDir { get; }
+
+    private readonly string? _owner;
 
     /// <summary>A Proxmox VE 8 node on cgroup2.</summary>
     public static HostTree Proxmox() => new HostTree()
@@ -33,11 +43,12 @@ public sealed class HostTree : IDisposable
 
     /// <summary>
     /// A copy of a sample host (<c>root/</c> and <c>bin/</c> of a folder under <c>samples/hosts</c>) as checked in:
-    /// symlinks kept, and without device nodes a local run of its materialize.sh may have left in the checkout.
+    /// side by side as there (a stand-in command may find the host's files from where it is), symlinks kept, and
+    /// without device nodes a local run of its materialize.sh may have left in the checkout.
     /// </summary>
     public static HostTree CopyOf(string sampleDirectory)
     {
-        var tree = new HostTree();
+        var tree = new HostTree(Directory.CreateTempSubdirectory("gpulxc-sample-").FullName);
         Run("cp", "-a", Path.Join(sampleDirectory, "root") + "/.", tree.Root);
         Run("cp", "-a", Path.Join(sampleDirectory, "bin") + "/.", tree.BinDir);
         return tree.WithoutNvidiaNodes();
@@ -200,6 +211,10 @@ public sealed class HostTree : IDisposable
     {
         DeleteDirectory(Root);
         DeleteDirectory(BinDir);
+        if (_owner is not null)
+        {
+            DeleteDirectory(_owner);
+        }
     }
 
     /// <summary>Deletes the tree; a stub command the service started just before it stopped may still be writing, so retry a moment.</summary>

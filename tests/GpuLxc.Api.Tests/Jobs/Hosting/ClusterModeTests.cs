@@ -35,16 +35,10 @@ public sealed class ClusterModeTests : IDisposable
         }
     }
 
-    [Fact]
+    [RequiresFact(Prerequisite.Postgres)]
     public async Task TwoNodesSharingOneDatabaseEachRunOnlyTheirOwnJobs()
     {
-        if (_connectionString is null)
-        {
-            Assert.False(
-                string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase),
-                "GPULXC_TEST_POSTGRES is not set: .ci/run installs and starts PostgreSQL and sets it.");
-            return;
-        }
+        Assert.True(_connectionString is not null, Prerequisites.Missing(Prerequisite.Postgres));
 
         var alpha = StartNode("pve-alpha");
         var beta = StartNode("pve-beta");
