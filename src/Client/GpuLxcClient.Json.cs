@@ -29,7 +29,7 @@ public partial class GpuLxcClient
     {
         foreach (var property in type.Properties)
         {
-            if (property.CustomConverter is { } converter && IsEnum(converter.Type))
+            if (property.CustomConverter is not null && IsEnum(property.PropertyType))
             {
                 property.CustomConverter = null;
             }
