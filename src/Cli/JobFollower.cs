@@ -46,7 +46,7 @@ public static class JobFollower
                         var log = await context.Client.GetJobLogAsync(jobId, logNext, null, interrupt.Token);
                         foreach (var line in log.Lines)
                         {
-                            context.Out.MarkupLineInterpolated($"[grey]{line.Text}[/]");
+                            context.Out.MarkupLineInterpolated($"[grey]{OneRow(line.Text, context.Out.Profile.Width)}[/]");
                         }
 
                         logNext = log.Next;
@@ -142,6 +142,9 @@ public static class JobFollower
         }
     }
 
+    /// <summary>A log line cut to the terminal's width: a wrapped line above the live bar would throw its redraw off by a row.</summary>
+    private static string OneRow(string text, int width) => text.Length < width ? text : string.Concat(text.AsSpan(0, Math.Max(width - 2, 1)), "…");
+
     private static string Describe(Job job) =>
         job.Steps.FirstOrDefault(s => s.State == JobStepState.Running) is { } running
             ? $"{Output.Name(job.Kind)} {job.Target}: {running.Title ?? running.Name}"
@@ -160,7 +163,8 @@ public static class JobFollower
                     JobStepState.Failed => "✘",
                     _ => "–",
                 };
-                console.MarkupLineInterpolated($"[{Output.Colour(step.State)}]{mark} {step.Title ?? step.Name}[/]{(step.Message is null ? "" : $" — {step.Message}")}");
+                var line = OneRow($"{mark} {step.Title ?? step.Name}{(step.Message is null ? "" : $" — {step.Message}")}", console.Profile.Width);
+                console.MarkupLineInterpolated($"[{Output.Colour(step.State)}]{line}[/]");
             }
 
             seen[step.Name] = step.State;
