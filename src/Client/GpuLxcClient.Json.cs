@@ -13,6 +13,12 @@ namespace GpuLxc.Client;
 /// </summary>
 public partial class GpuLxcClient
 {
+    /// <summary>
+    /// The serializer settings the client reads and writes the API with: for a tool that prints what it received as
+    /// the service would write it (camelCase names and enum values). Shared: copy it before changing anything.
+    /// </summary>
+    public static JsonSerializerOptions ContractJsonOptions => _settings.Value;
+
     static partial void UpdateJsonSerializerSettings(JsonSerializerOptions settings)
     {
         settings.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
@@ -23,7 +29,7 @@ public partial class GpuLxcClient
     {
         foreach (var property in type.Properties)
         {
-            if (property.CustomConverter is { } converter && IsEnum(converter.Type))
+            if (property.CustomConverter is not null && IsEnum(property.PropertyType))
             {
                 property.CustomConverter = null;
             }

@@ -40,6 +40,7 @@ public static class ApiDocumentation
                 Description = $"An API key sent as `{ApiKeyAuthenticationHandler.HeaderName}: <key>`.",
             });
             options.OperationFilter<ScopeOperationFilter>();
+            options.OperationFilter<QueryValuesOperationFilter>();
             options.SchemaFilter<OptionalParameterSchemaFilter>();
             options.SupportNonNullableReferenceTypes();
             options.NonNullableReferenceTypesAsRequired();
@@ -95,6 +96,29 @@ public static class ApiDocumentation
                     target.Default = System.Text.Json.Nodes.JsonValue.Create(parameter.DefaultValue is Enum value
                         ? System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(value.ToString())
                         : parameter.DefaultValue);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Declares that a string query parameter takes the values of an enum schema (<c>?state=failed</c>), so that
+    /// generated clients take the enum rather than a string. The handler still parses the text itself: an unknown value
+    /// is its 400, worded for the field, not the framework's binding error.
+    /// </summary>
+    /// <param name="Name">The query parameter's name as the contract spells it.</param>
+    /// <param name="Enum">The enum whose schema (camelCase names) the parameter refers to.</param>
+    public sealed record QueryValues(string Name, Type Enum);
+
+    private sealed class QueryValuesOperationFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            foreach (var declared in context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<QueryValues>())
+            {
+                if (operation.Parameters?.OfType<OpenApiParameter>().FirstOrDefault(p => p.In == ParameterLocation.Query && p.Name == declared.Name) is { } parameter)
+                {
+                    parameter.Schema = context.SchemaGenerator.GenerateSchema(declared.Enum, context.SchemaRepository);
                 }
             }
         }

@@ -17,6 +17,7 @@ public static partial class JobsApi
         jobs.MapGet("/", ListJobsAsync).WithName("ListJobs")
             .WithSummary("Jobs, newest first")
             .WithDescription("Driver installs, verifications and re-syncs, kept after they finish. Filter by `state`, `kind` and `target` (`host` or a container id).")
+            .WithMetadata(new ApiDocumentation.QueryValues("state", typeof(JobState)), new ApiDocumentation.QueryValues("kind", typeof(JobKind)))
             .Problems(RequestProblems.Invalid);
         jobs.MapGet("/{jobId}", GetJobAsync).WithName("GetJob")
             .WithSummary("One job: state, steps, progress, error, result")

@@ -16,7 +16,7 @@ public sealed class AttachmentApiTests
         using var factory = new GpuLxcApiFactory(ContainerHosts.Pve8());
         var original = factory.Host.Bytes(Config101);
 
-        var change = await factory.CreateGpuLxcClient().AttachGpuAsync("101", new AttachRequest());
+        var change = (await factory.CreateGpuLxcClient().AttachGpuAsync("101", new AttachRequest())).Result;
 
         var written = Encoding.UTF8.GetString(factory.Host.Bytes(Config101));
         Assert.True(change.Changed);
@@ -44,7 +44,7 @@ public sealed class AttachmentApiTests
         await client.AttachGpuAsync("101", new AttachRequest());
         var once = factory.Host.Bytes(Config101);
 
-        var again = await client.AttachGpuAsync("101", new AttachRequest());
+        var again = (await client.AttachGpuAsync("101", new AttachRequest())).Result;
 
         Assert.False(again.Changed);
         Assert.False(again.RestartRequired);
@@ -67,7 +67,7 @@ public sealed class AttachmentApiTests
 
         var stale = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() =>
             client.DetachGpuAsync("101", if_Match: "\"0000000000000000000000000000000000000000\""));
-        var detached = await client.DetachGpuAsync("101", if_Match: etag);
+        var detached = (await client.DetachGpuAsync("101", if_Match: etag)).Result;
 
         Assert.Equal(412, stale.StatusCode);
         Assert.True(detached.Changed);
@@ -80,7 +80,7 @@ public sealed class AttachmentApiTests
         var client = factory.CreateGpuLxcClient();
         var original = factory.Host.Bytes(Config101);
 
-        var plan = await client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Raw }, dryRun: true);
+        var plan = (await client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Raw }, dryRun: true)).Result;
 
         Assert.True(plan.DryRun);
         Assert.True(plan.Changed);
@@ -98,9 +98,9 @@ public sealed class AttachmentApiTests
         using var factory = new GpuLxcApiFactory(ContainerHosts.Pve6().WithContainer("102", Frigate));
         var client = factory.CreateGpuLxcClient();
 
-        var attached = await client.AttachGpuAsync("102", new AttachRequest());
+        var attached = (await client.AttachGpuAsync("102", new AttachRequest())).Result;
         var text = Encoding.UTF8.GetString(factory.Host.Bytes("/etc/pve/lxc/102.conf"));
-        var detached = await client.DetachGpuAsync("102");
+        var detached = (await client.DetachGpuAsync("102")).Result;
 
         Assert.Equal(AttachmentMode.Raw, attached.Attachment!.Mode);
         Assert.Single(text.Split('\n'), line => line == "lxc.cgroup.devices.allow: c 195:* rwm");
@@ -129,7 +129,7 @@ public sealed class AttachmentApiTests
             return;
         }
 
-        var attached = await client.AttachGpuAsync("200", new AttachRequest());
+        var attached = (await client.AttachGpuAsync("200", new AttachRequest())).Result;
         await client.DetachGpuAsync("200");
 
         Assert.True(attached.Changed);
@@ -221,7 +221,7 @@ public sealed class AttachmentApiTests
     {
         using var factory = new GpuLxcApiFactory(ContainerHosts.Pve8());
 
-        var change = await factory.CreateGpuLxcClient().AttachGpuAsync("101", new AttachRequest(), restart: true);
+        var change = (await factory.CreateGpuLxcClient().AttachGpuAsync("101", new AttachRequest(), restart: true)).Result;
 
         Assert.True(change.Restarted);
         Assert.False(change.RestartRequired);
@@ -233,7 +233,7 @@ public sealed class AttachmentApiTests
     {
         using var factory = new GpuLxcApiFactory(ContainerHosts.Pve8());
 
-        var change = await factory.CreateGpuLxcClient().AttachGpuAsync("102", new AttachRequest(), restart: true);
+        var change = (await factory.CreateGpuLxcClient().AttachGpuAsync("102", new AttachRequest(), restart: true)).Result;
 
         Assert.True(change.Changed);
         Assert.False(change.RestartRequired);
@@ -253,7 +253,7 @@ public sealed class AttachmentApiTests
             .WithCharDevice("/dev/nvidia-uvm", 237, 0).WithCharDevice("/dev/nvidia-uvm-tools", 237, 1)
             .WithFile("/proc/devices", File.ReadAllText(factory.Host.PathOf("/proc/devices")).Replace("509 nvidia-uvm", "237 nvidia-uvm", StringComparison.Ordinal));
         var drifted = Assert.Single(await client.ListAttachmentsAsync());
-        var mended = await client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Raw });
+        var mended = (await client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Raw })).Result;
         var after = Assert.Single(await client.ListAttachmentsAsync());
 
         Assert.Equal(DriftStatus.HostChanged, drifted.Drift.Status);
@@ -273,7 +273,7 @@ public sealed class AttachmentApiTests
         var text = Encoding.UTF8.GetString(factory.Host.Bytes(Config101));
         factory.Host.WithFile(Config101, text.Replace("c 509:* rwm", "c 243:* rwm", StringComparison.Ordinal));
 
-        var attachment = await client.GetAttachmentAsync("101");
+        var attachment = (await client.GetAttachmentAsync("101")).Result;
         var containers = await client.ListContainersAsync();
 
         Assert.Equal(DriftStatus.EditedByHand, attachment.Drift.Status);
@@ -321,7 +321,7 @@ public sealed class AttachmentApiTests
     {
         using var factory = new GpuLxcApiFactory(ContainerHosts.Pve8());
 
-        var change = await factory.CreateGpuLxcClient().DetachGpuAsync("102");
+        var change = (await factory.CreateGpuLxcClient().DetachGpuAsync("102")).Result;
 
         Assert.False(change.Changed);
         Assert.Null(change.Attachment);

@@ -29,8 +29,8 @@ public sealed class AttachmentRecoveryTests
         // A new data dir: gpulxc.db knows nothing of the attachment (an older build killed before its record, a lost database).
         using var next = new GpuLxcApiFactory(host, ownsHost: false);
         var client = next.CreateGpuLxcClient();
-        var found = await client.GetAttachmentAsync("101");
-        var detached = await client.DetachGpuAsync("101");
+        var found = (await client.GetAttachmentAsync("101")).Result;
+        var detached = (await client.DetachGpuAsync("101")).Result;
 
         Assert.Equal(mode, found.Mode);
         Assert.Equal(DriftStatus.InSync, found.Drift.Status);
@@ -52,7 +52,7 @@ public sealed class AttachmentRecoveryTests
 
         using var next = new GpuLxcApiFactory(host, ownsHost: false);
         var client = next.CreateGpuLxcClient();
-        var again = await client.AttachGpuAsync("101", new AttachRequest());
+        var again = (await client.AttachGpuAsync("101", new AttachRequest())).Result;
         await client.DetachGpuAsync("101");
 
         Assert.False(again.Changed);
@@ -64,12 +64,12 @@ public sealed class AttachmentRecoveryTests
     {
         using var factory = new GpuLxcApiFactory(ContainerHosts.Pve8());
         var client = factory.CreateGpuLxcClient();
-        var planned = await client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Raw }, dryRun: true);
+        var planned = (await client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Raw }, dryRun: true)).Result;
         // Every planned line but the last, as someone copying a guide might have left it.
         var handWritten = Encoding.UTF8.GetString(factory.Host.Bytes(Config101)) + string.Join("\n", planned.Added.SkipLast(1)) + "\n";
         factory.Host.WithContainer("101", handWritten, "running");
 
-        var detached = await client.DetachGpuAsync("101");
+        var detached = (await client.DetachGpuAsync("101")).Result;
 
         Assert.False(detached.Changed);
         Assert.Equal(handWritten, Encoding.UTF8.GetString(factory.Host.Bytes(Config101)));

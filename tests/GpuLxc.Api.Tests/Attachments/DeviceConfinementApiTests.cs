@@ -30,7 +30,7 @@ public sealed class DeviceConfinementApiTests
         using var factory = LxcHost(Rootfs);
         var client = factory.CreateGpuLxcClient();
 
-        var change = await client.AttachGpuAsync("web", new AttachRequest());
+        var change = (await client.AttachGpuAsync("web", new AttachRequest())).Result;
         var listed = (await client.ListAttachmentsAsync()).Single();
         var check = (await client.GetDiagnosticsAsync()).Checks.Single(c => c.Id == "container-confinement");
 
@@ -52,7 +52,7 @@ public sealed class DeviceConfinementApiTests
         using var factory = LxcHost(Rootfs + lines);
         var client = factory.CreateGpuLxcClient();
 
-        var change = await client.AttachGpuAsync("web", new AttachRequest());
+        var change = (await client.AttachGpuAsync("web", new AttachRequest())).Result;
         var check = (await client.GetDiagnosticsAsync()).Checks.Single(c => c.Id == "container-confinement");
 
         Assert.True(change.Attachment!.Confinement!.DenyByDefault);
@@ -65,7 +65,7 @@ public sealed class DeviceConfinementApiTests
     {
         using var factory = LxcHost(Rootfs + "lxc.cgroup2.devices.deny = a\nlxc.cgroup2.devices.allow = a\n");
 
-        var change = await factory.CreateGpuLxcClient().AttachGpuAsync("web", new AttachRequest());
+        var change = (await factory.CreateGpuLxcClient().AttachGpuAsync("web", new AttachRequest())).Result;
 
         Assert.False(change.Attachment!.Confinement!.DenyByDefault);
         Assert.Contains("`lxc.cgroup2.devices.allow = a`", change.Attachment.Confinement.Detail, StringComparison.Ordinal);
@@ -77,7 +77,7 @@ public sealed class DeviceConfinementApiTests
         var host = ContainerHosts.Pve8();
         using var factory = new GpuLxcApiFactory(host);
 
-        var change = await factory.CreateGpuLxcClient().AttachGpuAsync("102", new AttachRequest());
+        var change = (await factory.CreateGpuLxcClient().AttachGpuAsync("102", new AttachRequest())).Result;
 
         Assert.True(change.Attachment!.Confinement!.DenyByDefault);
         Assert.Contains("Proxmox generates", change.Attachment.Confinement.Detail, StringComparison.Ordinal);

@@ -39,7 +39,7 @@ public sealed class GpuIndexReorderTests
         using var factory = new GpuLxcApiFactory(Before());
         var client = factory.CreateGpuLxcClient();
 
-        var change = await client.AttachGpuAsync("130", new AttachRequest { Gpus = ["1"] });
+        var change = (await client.AttachGpuAsync("130", new AttachRequest { Gpus = ["1"] })).Result;
 
         Assert.Equal(["0000:02:00.0"], change.Attachment!.Gpus);
         Assert.Contains(change.Attachment.DeviceNodes, n => n.Path == "/dev/nvidia1");
@@ -71,7 +71,7 @@ public sealed class GpuIndexReorderTests
         await RebootRenumberingAsync(factory, client);
 
         var error = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() => client.AttachGpuAsync("130", new AttachRequest { Gpus = ["1"] }, dryRun: true));
-        var byAddress = await client.AttachGpuAsync("130", new AttachRequest { Gpus = ["0000:02:00.0"] });
+        var byAddress = (await client.AttachGpuAsync("130", new AttachRequest { Gpus = ["0000:02:00.0"] })).Result;
 
         Assert.Equal(409, error.StatusCode);
         Assert.Contains("attached to 0000:02:00.0", error.Result.Detail, StringComparison.Ordinal);
@@ -93,7 +93,7 @@ public sealed class GpuIndexReorderTests
         // Lines edited by hand: the fix is a PUT, and its body must keep the container on the 1650.
         var text = Encoding.UTF8.GetString(factory.Host.Bytes("/etc/pve/lxc/130.conf"));
         factory.Host.WithFile("/etc/pve/lxc/130.conf", string.Join('\n', text.Split('\n').Where(l => !l.EndsWith(": /dev/nvidia1", StringComparison.Ordinal))));
-        var drift = (await client.GetAttachmentAsync("130")).Drift;
+        var drift = (await client.GetAttachmentAsync("130")).Result.Drift;
 
         Assert.Equal(DriftStatus.EditedByHand, drift.Status);
         Assert.Contains("\"gpus\":[\"0000:02:00.0\"]", drift.Fix, StringComparison.Ordinal);

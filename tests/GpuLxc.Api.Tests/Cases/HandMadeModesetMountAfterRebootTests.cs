@@ -56,7 +56,7 @@ public sealed class HandMadeModesetMountAfterRebootTests
         var host = AfterReboot().WithCharDevice("/dev/nvidia-uvm", 508, 0);
         using var factory = new GpuLxcApiFactory(host);
 
-        var change = await factory.CreateGpuLxcClient().AttachGpuAsync("130", new AttachRequest { Mode = AttachmentMode.Raw });
+        var change = (await factory.CreateGpuLxcClient().AttachGpuAsync("130", new AttachRequest { Mode = AttachmentMode.Raw })).Result;
 
         Assert.Contains("lxc.cgroup2.devices.allow: c 508:* rwm", change.Added);
         var stale = change.HandMadeLines!.Where(l => l.Stale).Select(l => l.Text).ToList();

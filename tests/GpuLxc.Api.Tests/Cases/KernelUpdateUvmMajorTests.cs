@@ -39,9 +39,9 @@ public sealed class KernelUpdateUvmMajorTests
 
         Boot(factory.Host.WithFile("/proc/sys/kernel/osrelease", "6.17.2-1-pve\n"), uvm: 508, caps: 507);
         var drifted = Assert.Single(await client.ListAttachmentsAsync());
-        var mended = await client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Raw });
+        var mended = (await client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Raw })).Result;
         var after = Assert.Single(await client.ListAttachmentsAsync());
-        var detached = await client.DetachGpuAsync("101");
+        var detached = (await client.DetachGpuAsync("101")).Result;
 
         Assert.Equal(DriftStatus.HostChanged, drifted.Drift.Status);
         Assert.Contains("/dev/nvidia-uvm 511:0", drifted.Drift.Detail, StringComparison.Ordinal);

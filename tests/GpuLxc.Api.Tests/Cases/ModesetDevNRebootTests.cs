@@ -36,7 +36,7 @@ public sealed class ModesetDevNRebootTests
     {
         using var factory = new GpuLxcApiFactory(Before());
 
-        var change = await factory.CreateGpuLxcClient().AttachGpuAsync("110", new AttachRequest());
+        var change = (await factory.CreateGpuLxcClient().AttachGpuAsync("110", new AttachRequest())).Result;
 
         var written = Encoding.UTF8.GetString(factory.Host.Bytes("/etc/pve/lxc/110.conf"));
         Assert.Equal(AttachmentMode.Dev, change.Attachment!.Mode);
@@ -61,7 +61,7 @@ public sealed class ModesetDevNRebootTests
     {
         using var factory = new GpuLxcApiFactory(Before().WithFile("/etc/udev/rules.d/70-gpulxc-nvidia.rules", GpuLxcUdevRule));
 
-        var change = await factory.CreateGpuLxcClient().AttachGpuAsync("110", new AttachRequest());
+        var change = (await factory.CreateGpuLxcClient().AttachGpuAsync("110", new AttachRequest())).Result;
 
         Assert.Empty(change.Warnings);
         Assert.All(change.Added, line => Assert.Matches(@"^dev\d+: ", line));
@@ -99,10 +99,10 @@ public sealed class ModesetDevNRebootTests
         await client.AttachGpuAsync("110", new AttachRequest());
         factory.Host.Without("/etc/udev/rules.d/70-gpulxc-nvidia.rules").Without("/dev/nvidia-modeset");
 
-        var mended = await client.AttachGpuAsync("110", new AttachRequest());
+        var mended = (await client.AttachGpuAsync("110", new AttachRequest())).Result;
 
         Assert.Contains(mended.Removed, line => line.EndsWith(": /dev/nvidia-modeset", StringComparison.Ordinal));
         Assert.DoesNotMatch(@"(?m)^dev\d+: /dev/nvidia-modeset", Encoding.UTF8.GetString(factory.Host.Bytes("/etc/pve/lxc/110.conf")));
-        Assert.NotEqual(DriftStatus.NodesMissing, (await client.GetAttachmentAsync("110")).Drift.Status);
+        Assert.NotEqual(DriftStatus.NodesMissing, (await client.GetAttachmentAsync("110")).Result.Drift.Status);
     }
 }

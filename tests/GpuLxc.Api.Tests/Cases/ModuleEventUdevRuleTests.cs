@@ -34,7 +34,7 @@ public sealed class ModuleEventUdevRuleTests
             .WithSmi("0, GPU-0000cafe-0000-4000-8000-000000000001, Tesla T4, 00000000:3B:00.0, 550.127.05, 90.04.38.00.03, 0, 0, 0, 0")
             .WithContainer("150", ReportHosts.PlainContainer("150", "inference")));
 
-        var change = await factory.CreateGpuLxcClient().AttachGpuAsync("150", new AttachRequest());
+        var change = (await factory.CreateGpuLxcClient().AttachGpuAsync("150", new AttachRequest())).Result;
 
         Assert.Empty(change.Warnings);
         Assert.Equal(["/dev/nvidia-modeset", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia1", "/dev/nvidiactl"],

@@ -67,7 +67,7 @@ public sealed class NvidiaDetectLegacySmiTests : IDisposable
         using var factory = new GpuLxcApiFactory(_host, ownsHost: false);
         var client = factory.CreateGpuLxcClient();
 
-        var job = await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result.Id);
 
         Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
         var installs = File.ReadAllLines(AptLog).Where(l => l.StartsWith("apt-get install -y nvidia", StringComparison.Ordinal)).ToList();

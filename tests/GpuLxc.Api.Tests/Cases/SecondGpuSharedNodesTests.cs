@@ -62,11 +62,11 @@ public sealed class SecondGpuSharedNodesTests
         var original = factory.Host.Bytes(Config);
 
         var gpus = (await client.ListGpusAsync(null)).Gpus;
-        var one = await client.AttachGpuAsync("trainer", new AttachRequest { Gpus = ["0000:02:00.0"] });
-        var both = await client.AttachGpuAsync("trainer", new AttachRequest { Gpus = ["0000:01:00.0", "0000:02:00.0"] });
-        var again = await client.AttachGpuAsync("trainer", new AttachRequest { Gpus = ["0000:01:00.0", "0000:02:00.0"] });
+        var one = (await client.AttachGpuAsync("trainer", new AttachRequest { Gpus = ["0000:02:00.0"] })).Result;
+        var both = (await client.AttachGpuAsync("trainer", new AttachRequest { Gpus = ["0000:01:00.0", "0000:02:00.0"] })).Result;
+        var again = (await client.AttachGpuAsync("trainer", new AttachRequest { Gpus = ["0000:01:00.0", "0000:02:00.0"] })).Result;
         var text = File.ReadAllText(factory.Host.PathOf(Config));
-        var detached = await client.DetachGpuAsync("trainer");
+        var detached = (await client.DetachGpuAsync("trainer")).Result;
 
         Assert.Equal(1, gpus.Single(g => g.PciAddress == "0000:01:00.0").Minor);
         Assert.Equal(0, gpus.Single(g => g.PciAddress == "0000:02:00.0").Minor);

@@ -66,7 +66,7 @@ public sealed class StaleLibSymlinkTests : IDisposable
         var client = factory.CreateGpuLxcClient();
         await client.AttachGpuAsync("131", new AttachRequest());
 
-        var job = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("131")).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("131")).Result.Id);
 
         Assert.Equal(JobState.Failed, job.State);
         Assert.Equal(("versionMismatch", "nvidiaSmi"), (job.Error!.Code, job.Error.Step));

@@ -44,7 +44,7 @@ public sealed class UpgradeWithoutRebootTests
         var client = factory.CreateGpuLxcClient();
         await DriverLab.AttachAsync(client);
 
-        var job = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Result.Id);
 
         Assert.Equal(("versionMismatch", "nvidiaSmi"), (job.Error!.Code, job.Error.Step));
         Assert.Contains(Mismatch, job.Error.Message, StringComparison.Ordinal);

@@ -29,9 +29,9 @@ public sealed class UvmToolsGoneAfterRebootTests
         using var factory = new GpuLxcApiFactory(Host());
         var client = factory.CreateGpuLxcClient();
 
-        var change = await client.AttachGpuAsync("120", new AttachRequest());
+        var change = (await client.AttachGpuAsync("120", new AttachRequest())).Result;
         factory.Host.Without("/dev/nvidia-uvm").Without("/dev/nvidia-uvm-tools");
-        var drift = (await client.GetAttachmentAsync("120")).Drift;
+        var drift = (await client.GetAttachmentAsync("120")).Result.Drift;
 
         var written = Encoding.UTF8.GetString(factory.Host.Bytes("/etc/pve/lxc/120.conf"));
         Assert.Matches(@"(?m)^dev\d+: /dev/nvidia0$", written);

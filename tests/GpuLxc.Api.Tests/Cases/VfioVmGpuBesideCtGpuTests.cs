@@ -86,7 +86,7 @@ public sealed class VfioVmGpuBesideCtGpuTests : IDisposable
         using var factory = new GpuLxcApiFactory(_host, ownsHost: false);
         var client = factory.CreateGpuLxcClient();
 
-        var job = await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result.Id);
 
         var preflight = job.Steps.Single(s => s.Name == "preflight");
         Assert.Equal(JobStepState.Succeeded, preflight.State);
@@ -101,7 +101,7 @@ public sealed class VfioVmGpuBesideCtGpuTests : IDisposable
     {
         using var factory = new GpuLxcApiFactory(_host, ownsHost: false);
 
-        var plan = await factory.CreateGpuLxcClient().AttachGpuAsync("120", new AttachRequest(), dryRun: true);
+        var plan = (await factory.CreateGpuLxcClient().AttachGpuAsync("120", new AttachRequest(), dryRun: true)).Result;
 
         Assert.Equal(["0000:01:00.0"], plan.Attachment!.Gpus);
     }

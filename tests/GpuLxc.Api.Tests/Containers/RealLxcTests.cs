@@ -72,7 +72,7 @@ public sealed class RealLxcTests : IDisposable
         factory.Settings["GpuLxc:Host:BinPath"] = "";
         var client = factory.CreateGpuLxcClient();
 
-        var attached = await client.AttachGpuAsync(_name, new AttachRequest());
+        var attached = (await client.AttachGpuAsync(_name, new AttachRequest())).Result;
         HostTree.Run("lxc-start", "-n", _name);
         WaitRunning();
 
@@ -85,7 +85,7 @@ public sealed class RealLxcTests : IDisposable
             Assert.Contains(NoDevice, Inside($"cat {node}"), StringComparison.Ordinal);
         }
 
-        var detached = await client.DetachGpuAsync(_name, restart: true);
+        var detached = (await client.DetachGpuAsync(_name, restart: true)).Result;
         WaitRunning();
 
         Assert.True(detached.Restarted);
@@ -115,7 +115,7 @@ public sealed class RealLxcTests : IDisposable
         factory.Settings["GpuLxc:Host:BinPath"] = "";
         var client = factory.CreateGpuLxcClient();
 
-        var attached = await client.AttachGpuAsync(_name, new AttachRequest());
+        var attached = (await client.AttachGpuAsync(_name, new AttachRequest())).Result;
         HostTree.Run("lxc-start", "-n", _name);
         WaitRunning();
         Assert.Contains(NoDevice, Inside("cat /dev/nvidia0"), StringComparison.Ordinal);
@@ -157,7 +157,7 @@ public sealed class RealLxcTests : IDisposable
         factory.Settings["GpuLxc:Host:Backend"] = "proxmox";
         var client = factory.CreateGpuLxcClient();
 
-        var attached = await client.AttachGpuAsync(Vmid, new AttachRequest());
+        var attached = (await client.AttachGpuAsync(Vmid, new AttachRequest())).Result;
         HostTree.Run(Path.Join(_tree.BinDir, "pct"), "start", Vmid);
         WaitRunning();
 
@@ -166,7 +166,7 @@ public sealed class RealLxcTests : IDisposable
         Assert.Contains(NoDevice, Inside("cat /dev/nvidia-uvm"), StringComparison.Ordinal);
         Assert.Contains(NoDevice, Inside("cat /dev/nvidia0"), StringComparison.Ordinal);
 
-        var detached = await client.DetachGpuAsync(Vmid, restart: true);
+        var detached = (await client.DetachGpuAsync(Vmid, restart: true)).Result;
         WaitRunning();
 
         Assert.True(detached.Restarted);
@@ -213,7 +213,7 @@ public sealed class RealLxcTests : IDisposable
         WaitRunning();
 
         var install = await WaitForJob(client, (await client.InstallContainerDriverAsync(_name,
-            new GuestDriverInstallRequest { Method = GuestInstallMethod.RunInstaller, RunInstaller = "/root/NVIDIA-Linux-x86_64-550.127.05.run" })).Id);
+            new GuestDriverInstallRequest { Method = GuestInstallMethod.RunInstaller, RunInstaller = "/root/NVIDIA-Linux-x86_64-550.127.05.run" })).Result.Id);
 
         Assert.True(install.State == JobState.Succeeded, $"{install.Error?.Step}: {install.Error?.Message}");
         Assert.Equal("/tmp/gpulxc-NVIDIA-Linux-x86_64-550.127.05.run --no-kernel-modules --silent", Inside("cat /installer-ran").Trim());
@@ -222,7 +222,7 @@ public sealed class RealLxcTests : IDisposable
         var driver = await client.GetContainerDriverAsync(_name);
         Assert.Equal(("550.127.05", true), (driver.HostVersion, driver.Match));
 
-        var verify = await WaitForJob(client, (await client.VerifyContainerGpuAsync(_name)).Id);
+        var verify = await WaitForJob(client, (await client.VerifyContainerGpuAsync(_name)).Result.Id);
         Assert.True(verify.State == JobState.Succeeded, $"{verify.Error?.Step}: {verify.Error?.Message}");
     }
 
@@ -260,7 +260,7 @@ public sealed class RealLxcTests : IDisposable
             factory.Settings["GpuLxc:Host:BinPath"] = "";
             var client = factory.CreateGpuLxcClient();
 
-            var attached = await client.AttachGpuAsync(_name, new AttachRequest { Userspace = UserspaceSource.Host, Capabilities = [DriverCapability.Utility] });
+            var attached = (await client.AttachGpuAsync(_name, new AttachRequest { Userspace = UserspaceSource.Host, Capabilities = [DriverCapability.Utility] })).Result;
             HostTree.Run("lxc-start", "-n", _name);
             WaitRunning();
 
@@ -270,7 +270,7 @@ public sealed class RealLxcTests : IDisposable
             var status = await client.GetContainerDriverAsync(_name);
             Assert.Equal(("host", "550.127.05", true), (status.Method, status.InstalledVersion, status.Match));
 
-            var detached = await client.DetachGpuAsync(_name, restart: true);
+            var detached = (await client.DetachGpuAsync(_name, restart: true)).Result;
             WaitRunning();
 
             // LXC leaves its mount points behind: empty files with no permissions, which nothing can run or load.

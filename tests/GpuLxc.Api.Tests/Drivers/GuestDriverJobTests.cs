@@ -30,7 +30,7 @@ public sealed class GuestDriverJobTests
         var client = factory.CreateGpuLxcClient();
         await DriverLab.AttachAsync(client);
 
-        var accepted = await client.InstallContainerDriverAsync("101", new GuestDriverInstallRequest());
+        var accepted = (await client.InstallContainerDriverAsync("101", new GuestDriverInstallRequest())).Result;
         var job = await DriverLab.WaitAsync(client, accepted.Id);
 
         Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
@@ -77,7 +77,7 @@ public sealed class GuestDriverJobTests
         var client = factory.CreateGpuLxcClient();
         await DriverLab.AttachAsync(client);
 
-        var job = await DriverLab.WaitAsync(client, (await client.InstallContainerDriverAsync("101", new GuestDriverInstallRequest { Method = GuestInstallMethod.Apt })).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.InstallContainerDriverAsync("101", new GuestDriverInstallRequest { Method = GuestInstallMethod.Apt })).Result.Id);
 
         Assert.Equal(JobState.Failed, job.State);
         Assert.Equal(("noExactVersion", "install"), (job.Error!.Code, job.Error.Step));
@@ -102,7 +102,7 @@ public sealed class GuestDriverJobTests
         await DriverLab.AttachAsync(client);
 
         var job = await DriverLab.WaitAsync(client, (await client.InstallContainerDriverAsync("101",
-            new GuestDriverInstallRequest { RunInstaller = "/root/NVIDIA-Linux-x86_64-550.127.05.run" })).Id);
+            new GuestDriverInstallRequest { RunInstaller = "/root/NVIDIA-Linux-x86_64-550.127.05.run" })).Result.Id);
 
         Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
         Assert.Equal(
@@ -141,9 +141,9 @@ public sealed class GuestDriverJobTests
             await command.ExecuteNonQueryAsync();
         }
 
-        var stored = Assert.Single(await client.ListJobsAsync(kind: "hostDriverInstall"));
+        var stored = Assert.Single(await client.ListJobsAsync(kind: JobKind.HostDriverInstall));
         var job = await DriverLab.WaitAsync(client, (await client.InstallContainerDriverAsync("101",
-            new GuestDriverInstallRequest { Method = GuestInstallMethod.RunInstaller })).Id);
+            new GuestDriverInstallRequest { Method = GuestInstallMethod.RunInstaller })).Result.Id);
 
         Assert.Equal(["method=runInstaller", $"runInstaller={Installer}"], stored.Parameters.Select(p => $"{p.Key}={p.Value}").Order(StringComparer.Ordinal));
         Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
@@ -161,7 +161,7 @@ public sealed class GuestDriverJobTests
         var client = factory.CreateGpuLxcClient();
         await DriverLab.AttachAsync(client);
 
-        var job = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Result.Id);
         var driver = await client.GetContainerDriverAsync("101");
 
         Assert.Equal(JobState.Failed, job.State);

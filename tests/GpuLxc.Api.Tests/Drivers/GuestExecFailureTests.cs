@@ -31,7 +31,7 @@ public sealed class GuestExecFailureTests
         var client = factory.CreateGpuLxcClient();
         await DriverLab.AttachAsync(client);
 
-        var job = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Result.Id);
 
         Assert.Equal(JobState.Failed, job.State);
         Assert.Equal(("commandFailed", "deviceNodes", 2), (job.Error!.Code, job.Error.Step, job.Error.ExitCode));

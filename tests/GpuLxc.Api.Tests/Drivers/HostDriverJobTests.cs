@@ -16,7 +16,7 @@ public sealed class HostDriverJobTests
         using var factory = new GpuLxcApiFactory(lab.Host);
         var client = factory.CreateGpuLxcClient();
 
-        var accepted = await client.InstallHostDriverAsync(new HostDriverInstallRequest());
+        var accepted = (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result;
         var job = await DriverLab.WaitAsync(client, accepted.Id);
 
         Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
@@ -55,7 +55,7 @@ public sealed class HostDriverJobTests
             Method = HostInstallMethod.RunInstaller,
             RunInstaller = "/opt/nvidia/NVIDIA-Linux-x86_64-570.195.03.run",
             Version = "570.195.03",
-        })).Id);
+        })).Result.Id);
 
         Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
         Assert.Contains($"apt-get install -y --no-install-recommends proxmox-default-headers proxmox-headers-{DriverLab.Kernel} dkms", lab.Commands);
@@ -79,7 +79,7 @@ public sealed class HostDriverJobTests
         using var factory = new GpuLxcApiFactory(lab.Host);
         var client = factory.CreateGpuLxcClient();
 
-        var job = await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result.Id);
         var log = await client.GetJobLogAsync(job.Id);
 
         Assert.Equal(JobState.Failed, job.State);
@@ -101,7 +101,7 @@ public sealed class HostDriverJobTests
         var pidFile = lab.Hang("update-initramfs");
         using var factory = new GpuLxcApiFactory(lab.Host);
         var client = factory.CreateGpuLxcClient();
-        var job = await client.InstallHostDriverAsync(new HostDriverInstallRequest());
+        var job = (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result;
         await DriverLab.WaitForStepAsync(client, job.Id, "initramfs");
         var sleeper = await DriverLab.WaitForPidAsync(pidFile);
         Assert.True(DriverLab.IsAlive(sleeper));
@@ -127,12 +127,12 @@ public sealed class HostDriverJobTests
         var client = factory.CreateGpuLxcClient();
         using var http = factory.CreateKeyedClient();
         await DriverLab.AttachAsync(client);
-        var running = await client.InstallHostDriverAsync(new HostDriverInstallRequest());
+        var running = (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result;
         await DriverLab.WaitForStepAsync(client, running.Id, "initramfs");
 
         using var second = await http.PostAsync(new Uri("/api/v1/host/driver/install", UriKind.Relative), GuestDriverJobTests.Json("{}"));
         using var resync = await http.PostAsync(new Uri("/api/v1/host/driver/resync", UriKind.Relative), GuestDriverJobTests.Json("{}"));
-        var verify = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Id);
+        var verify = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Result.Id);
         using var verifyAgain = await http.PostAsync(new Uri("/api/v1/containers/101/gpu/verify", UriKind.Relative), null);
 
         Assert.Equal(HttpStatusCode.Conflict, second.StatusCode);
@@ -159,7 +159,7 @@ public sealed class HostDriverJobTests
             {
                 first.Settings["GpuLxc:DataDir"] = data;
                 var client = first.CreateGpuLxcClient();
-                jobId = (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Id;
+                jobId = (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result.Id;
                 await DriverLab.WaitForStepAsync(client, jobId, "initramfs");
                 sleeper = await DriverLab.WaitForPidAsync(pidFile);
             }
@@ -196,7 +196,7 @@ public sealed class HostDriverJobTests
             {
                 first.Settings["GpuLxc:DataDir"] = data;
                 var client = first.CreateGpuLxcClient();
-                jobId = (await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Id)).Id;
+                jobId = (await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result.Id)).Id;
             }
 
             // What a crash (kill -9, power loss) leaves: the record still says running, claimed by a process that is gone.
@@ -228,7 +228,7 @@ public sealed class HostDriverJobTests
         var pidFile = lab.Hang("update-initramfs");
         using var factory = new GpuLxcApiFactory(lab.Host);
         var client = factory.CreateGpuLxcClient();
-        var job = await client.InstallHostDriverAsync(new HostDriverInstallRequest());
+        var job = (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result;
         await DriverLab.WaitForStepAsync(client, job.Id, "initramfs");
         await DriverLab.WaitForPidAsync(pidFile);
         await Task.Delay(300);
@@ -255,12 +255,12 @@ public sealed class HostDriverJobTests
         using var factory = new GpuLxcApiFactory(lab.Host);
         var client = factory.CreateGpuLxcClient();
         await DriverLab.AttachAsync(client);
-        var host = await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Id);
-        var verify = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Id);
+        var host = await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result.Id);
+        var verify = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Result.Id);
 
         Assert.Equal([verify.Id, host.Id], (await client.ListJobsAsync()).Select(j => j.Id));
         Assert.Equal([verify.Id], (await client.ListJobsAsync(target: "101")).Select(j => j.Id));
-        Assert.Equal([host.Id], (await client.ListJobsAsync(kind: "hostDriverInstall", state: "succeeded")).Select(j => j.Id));
-        Assert.Empty(await client.ListJobsAsync(state: "running"));
+        Assert.Equal([host.Id], (await client.ListJobsAsync(kind: JobKind.HostDriverInstall, state: JobState.Succeeded)).Select(j => j.Id));
+        Assert.Empty(await client.ListJobsAsync(state: JobState.Running));
     }
 }

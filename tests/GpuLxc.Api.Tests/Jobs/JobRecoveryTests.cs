@@ -30,7 +30,7 @@ public sealed class JobRecoveryTests : IDisposable
         {
             // The process that dies after recording the job and before any worker took it.
             killed.ConfigureServices = services => services.AddSingleton<IJobExecutor, NeverHandsOver>();
-            var accepted = await killed.CreateGpuLxcClient().InstallHostDriverAsync(new HostDriverInstallRequest());
+            var accepted = (await killed.CreateGpuLxcClient().InstallHostDriverAsync(new HostDriverInstallRequest())).Result;
             jobId = accepted.Id;
             Assert.Equal(JobState.Queued, (await killed.CreateGpuLxcClient().GetJobAsync(jobId, null)).State);
         }
@@ -44,7 +44,7 @@ public sealed class JobRecoveryTests : IDisposable
         Assert.True(restarted.Elapsed < TimeSpan.FromSeconds(10), $"{restarted.Elapsed.TotalSeconds:0.0} s");
         Assert.Contains(next.Logs, line => line.Contains($"Job {jobId} was queued when the service stopped", StringComparison.Ordinal));
         // Its target is free again: a new job on it is accepted, not 409.
-        Assert.Equal(JobState.Succeeded, (await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Id)).State);
+        Assert.Equal(JobState.Succeeded, (await DriverLab.WaitAsync(client, (await client.InstallHostDriverAsync(new HostDriverInstallRequest())).Result.Id)).State);
     }
 
     private GpuLxcApiFactory Service()

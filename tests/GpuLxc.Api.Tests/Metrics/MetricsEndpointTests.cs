@@ -42,7 +42,7 @@ public sealed class MetricsEndpointTests
         factory.Settings["GpuLxc:Metrics:RefreshSeconds"] = "1";
         var client = factory.CreateGpuLxcClient();
         await Drivers.DriverLab.AttachAsync(client);
-        var verify = await Drivers.DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Id);
+        var verify = await Drivers.DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Result.Id);
         Assert.Equal(JobState.Succeeded, verify.State);
 
         using var reader = factory.CreateKeyedClient(TestKeys.Read);
