@@ -92,10 +92,10 @@ public sealed class UnprivilegedRootVideo0660Tests
 
         var change = await client.AttachGpuAsync("cuda", new AttachRequest { Group = "video" });
 
-        Assert.True(change.Changed);
-        Assert.Contains("lxc.mount.entry = /dev/nvidia0 dev/nvidia0 none bind,optional,create=file", change.Added);
-        Assert.Empty(change.Warnings);
-        Assert.Equal(DriftStatus.InSync, change.Attachment!.Drift.Status);
+        Assert.True(change.Result.Changed);
+        Assert.Contains("lxc.mount.entry = /dev/nvidia0 dev/nvidia0 none bind,optional,create=file", change.Result.Added);
+        Assert.Empty(change.Result.Warnings);
+        Assert.Equal(DriftStatus.InSync, change.Result.Attachment!.Drift.Status);
         Assert.Equal(DriftStatus.InSync, Assert.Single(await client.ListAttachmentsAsync()).Drift.Status);
     }
 
@@ -123,7 +123,7 @@ public sealed class UnprivilegedRootVideo0660Tests
     {
         using var factory = Service(DefaultMap, nodeMode: "666");
         var client = factory.CreateGpuLxcClient();
-        Assert.Equal(DriftStatus.InSync, (await client.AttachGpuAsync("cuda", new AttachRequest())).Attachment!.Drift.Status);
+        Assert.Equal(DriftStatus.InSync, (await client.AttachGpuAsync("cuda", new AttachRequest())).Result.Attachment!.Drift.Status);
 
         // A driver reinstall with Gentoo's NVreg_DeviceFileMode=0660.
         foreach (var node in new[] { "/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm" })

@@ -67,11 +67,11 @@ public sealed class RealLxcUnprivilegedTests(ITestOutputHelper output) : IDispos
         Assert.Equal(before, File.ReadAllBytes($"/var/lib/lxc/{unmapped}/config"));
 
         // The refused container gets the same lines by hand: the refusal was right, nobody inside can open the nodes.
-        File.AppendAllLines($"/var/lib/lxc/{unmapped}/config", attached.Added);
+        File.AppendAllLines($"/var/lib/lxc/{unmapped}/config", attached.Result.Added);
         Start(mapped);
         Start(unmapped);
 
-        Assert.Equal(DriftStatus.InSync, attached.Attachment!.Drift.Status);
+        Assert.Equal(DriftStatus.InSync, attached.Result.Attachment!.Drift.Status);
         Assert.Equal((409, "urn:gpulxc:problem:nodes-unusable-inside"), (refused.StatusCode, refused.Result.Type));
         foreach (var node in (string[])["/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm"])
         {
@@ -83,7 +83,7 @@ public sealed class RealLxcUnprivilegedTests(ITestOutputHelper output) : IDispos
             Assert.Contains(Denied, Inside(unmapped, $"cat {node}"), StringComparison.Ordinal);
         }
 
-        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"{uvmMajor}:* rwm"), string.Join('\n', attached.Added), StringComparison.Ordinal);
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"{uvmMajor}:* rwm"), string.Join('\n', attached.Result.Added), StringComparison.Ordinal);
         Assert.Empty(factory.ContractViolations);
     }
 

@@ -224,10 +224,10 @@ public sealed class RealLxcAptTests(RealAptGuests guests, ITestOutputHelper outp
     private static string Banner(string version) => $"NVRM version: NVIDIA UNIX x86_64 Kernel Module  {version}  Tue Oct  8 03:22:07 UTC 2024\n";
 
     private static async Task<Job> Install(IGpuLxcClient client, string ct) =>
-        await Finished(client, (await client.InstallContainerDriverAsync(ct, new GuestDriverInstallRequest { Method = GuestInstallMethod.Apt })).Id);
+        await Finished(client, (await client.InstallContainerDriverAsync(ct, new GuestDriverInstallRequest { Method = GuestInstallMethod.Apt })).Result.Id);
 
     private static async Task<Job> Resync(IGpuLxcClient client) =>
-        await Finished(client, (await client.ResyncDriversAsync(new DriverResyncRequest())).Id);
+        await Finished(client, (await client.ResyncDriversAsync(new DriverResyncRequest())).Result.Id);
 
     private static (string? Before, string? After, string Outcome) Outcome(Job job, string ct) =>
         job.Result!.Containers!.Single(c => c.ContainerId == ct) is var c ? (c.Before, c.After, c.Outcome) : default;

@@ -32,7 +32,7 @@ public sealed class TransitionalPackageTests
         var client = factory.CreateGpuLxcClient();
         await DriverLab.AttachAsync(client);
 
-        var job = await DriverLab.WaitAsync(client, (await client.InstallContainerDriverAsync("101", new GuestDriverInstallRequest())).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.InstallContainerDriverAsync("101", new GuestDriverInstallRequest())).Result.Id);
 
         Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
         var install = Assert.Single(lab.Commands, c => c.Contains("apt-get install", StringComparison.Ordinal));

@@ -156,7 +156,7 @@ public sealed class EventStreamTests
         Assert.Equal(
             ["job.stateChanged queued", "job.stateChanged running", "resync.started", "job.stateChanged succeeded", "resync.finished"],
             events.Select(e => e.Type == EventTypes.JobStateChanged ? $"{e.Type} {e.Data.GetProperty("data").GetProperty("state").GetString()}" : e.Type));
-        Assert.All(events, e => Assert.Equal(job.Id, e.Data.GetProperty("data").GetProperty("jobId").GetString()));
+        Assert.All(events, e => Assert.Equal(job.Result.Id, e.Data.GetProperty("data").GetProperty("jobId").GetString()));
         Assert.Equal("driverResync", events[0].Data.GetProperty("data").GetProperty("kind").GetString());
         Assert.Equal("admin", events[2].Data.GetProperty("data").GetProperty("trigger").GetString());
         Assert.Equal("succeeded", events[4].Data.GetProperty("data").GetProperty("state").GetString());

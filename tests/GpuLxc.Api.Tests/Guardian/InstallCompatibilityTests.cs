@@ -53,8 +53,8 @@ public sealed class InstallCompatibilityTests
 
         var job = await factory.CreateGpuLxcClient().InstallHostDriverAsync(new HostDriverInstallRequest { Package = "nvidia-driver-590-open" });
 
-        Assert.Equal(JobKind.HostDriverInstall, job.Kind);
-        await DriverLab.WaitAsync(factory.CreateGpuLxcClient(), job.Id);
+        Assert.Equal(JobKind.HostDriverInstall, job.Result.Kind);
+        await DriverLab.WaitAsync(factory.CreateGpuLxcClient(), job.Result.Id);
     }
 
     [Fact]

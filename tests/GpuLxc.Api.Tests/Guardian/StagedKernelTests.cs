@@ -41,7 +41,7 @@ public sealed class StagedKernelTests : IDisposable
 
         var before = (await client.GetDiagnosticsAsync()).Checks.Single(c => c.Id == "staged-kernel-modules");
         var guardian = await UpgradeGuardianTests.FirstCheckAsync(client);
-        var byGuardian = (await client.ListJobsAsync(kind: "kernelModuleBuild")).Where(j => j.RequestedBy == "guardian").ToList();
+        var byGuardian = (await client.ListJobsAsync(kind: JobKind.KernelModuleBuild)).Where(j => j.RequestedBy == "guardian").ToList();
         var job = await DriverLab.WaitAsync(client, (await client.BuildKernelModuleAsync(new KernelModuleBuildRequest { Kernel = Staged })).Id);
         var after = (await client.GetDiagnosticsAsync()).Checks.Single(c => c.Id == "staged-kernel-modules");
 
@@ -67,7 +67,7 @@ public sealed class StagedKernelTests : IDisposable
         factory.Settings["GpuLxc:Guardian:Policy"] = "auto";
         var client = factory.CreateGpuLxcClient();
 
-        var build = await UpgradeGuardianTests.FirstJobAsync(client, "kernelModuleBuild", TimeSpan.FromSeconds(5));
+        var build = await UpgradeGuardianTests.FirstJobAsync(client, JobKind.KernelModuleBuild, TimeSpan.FromSeconds(5));
         var job = await DriverLab.WaitAsync(client, build.Id);
         var events = factory.Services.GetRequiredService<GpuLxc.Api.Events.EventLog>().After(0);
 

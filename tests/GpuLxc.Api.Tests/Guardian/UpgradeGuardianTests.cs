@@ -32,7 +32,7 @@ public sealed class UpgradeGuardianTests(ITestOutputHelper output) : IDisposable
         var clock = Stopwatch.StartNew();
         using var factory = Service("auto");
         var client = factory.CreateGpuLxcClient();
-        var resync = await FirstJobAsync(client, "driverResync", TimeSpan.FromSeconds(5));
+        var resync = await FirstJobAsync(client, JobKind.DriverResync, TimeSpan.FromSeconds(5));
         var startedAfter = clock.Elapsed;
         output.WriteLine($"service start → re-sync job created: {startedAfter.TotalMilliseconds:F0} ms");
         var job = await DriverLab.WaitAsync(client, resync.Id);
@@ -67,7 +67,7 @@ public sealed class UpgradeGuardianTests(ITestOutputHelper output) : IDisposable
 
         var clock = Stopwatch.StartNew();
         Reboot();
-        var resync = await FirstJobAsync(client, "driverResync", TimeSpan.FromSeconds(5));
+        var resync = await FirstJobAsync(client, JobKind.DriverResync, TimeSpan.FromSeconds(5));
         var startedAfter = clock.Elapsed;
         output.WriteLine($"module change → re-sync job created: {startedAfter.TotalMilliseconds:F0} ms");
         var job = await DriverLab.WaitAsync(client, resync.Id);
@@ -89,7 +89,7 @@ public sealed class UpgradeGuardianTests(ITestOutputHelper output) : IDisposable
         var events = factory.Services.GetRequiredService<GpuLxc.Api.Events.EventLog>().After(0);
         var check = (await client.GetDiagnosticsAsync()).Checks.Single(c => c.Id == "upgrade-guardian");
 
-        Assert.Empty(await client.ListJobsAsync(kind: "driverResync"));
+        Assert.Empty(await client.ListJobsAsync(kind: JobKind.DriverResync));
         Assert.Equal(["101"], guardian.LastDriverChange!.MismatchedContainers);
         Assert.Single(events, e => e.Type == EventTypes.DriverChanged);
         var mismatch = Assert.Single(events, e => e.Type == EventTypes.UserspaceMismatch);
@@ -165,7 +165,7 @@ public sealed class UpgradeGuardianTests(ITestOutputHelper output) : IDisposable
         throw new TimeoutException("The guardian did not check the host within 10 s of the start.");
     }
 
-    internal static async Task<Job> FirstJobAsync(IGpuLxcClient client, string kind, TimeSpan within)
+    internal static async Task<Job> FirstJobAsync(IGpuLxcClient client, JobKind kind, TimeSpan within)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < within + TimeSpan.FromSeconds(10))

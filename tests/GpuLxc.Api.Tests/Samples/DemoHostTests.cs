@@ -58,13 +58,13 @@ public sealed class DemoHostTests
         var before = await client.GetContainerDriverAsync("101");
         var attached = await client.AttachGpuAsync("101", new AttachRequest());
         var install = await DriverLab.WaitAsync(client, (await client.InstallContainerDriverAsync("101",
-            new GuestDriverInstallRequest { Method = GuestInstallMethod.RunInstaller, RunInstaller = "/root/NVIDIA-Linux-x86_64-550.127.05.run" })).Id);
-        var verify = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Id);
+            new GuestDriverInstallRequest { Method = GuestInstallMethod.RunInstaller, RunInstaller = "/root/NVIDIA-Linux-x86_64-550.127.05.run" })).Result.Id);
+        var verify = await DriverLab.WaitAsync(client, (await client.VerifyContainerGpuAsync("101")).Result.Id);
         var after = await client.GetContainerDriverAsync("101");
         await client.DetachGpuAsync("101");
 
         Assert.Null(before.InstalledVersion);
-        Assert.True(attached.Changed);
+        Assert.True(attached.Result.Changed);
         Assert.True(install.State == JobState.Succeeded, $"install: {install.State} {install.Error?.Message} {install.Error?.StderrTail}");
         Assert.True(verify.State == JobState.Succeeded, $"verify: {verify.State} {verify.Error?.Message} {verify.Error?.StderrTail}");
         Assert.Equal("7 device nodes present", verify.Steps.Single(s => s.Name == "deviceNodes").Message);
@@ -98,10 +98,10 @@ public sealed class DemoHostTests
         var byDefault = await client.AttachGpuAsync("102", new AttachRequest(), dryRun: true);
         var raw = await client.AttachGpuAsync("102", new AttachRequest { Mode = AttachmentMode.Raw }, dryRun: true);
 
-        Assert.Contains(byDefault.Added, line => line.StartsWith("dev", StringComparison.Ordinal) && line.EndsWith("/dev/nvidia0", StringComparison.Ordinal));
-        Assert.Contains(byDefault.HandMadeLines!, line => line.Text == HandWritten);
-        Assert.Contains(raw.Attachment!.Lines, line => $"{line.Key}: {line.Value}" == HandWritten && line.Present);
-        Assert.DoesNotContain(HandWritten, raw.Added);
-        Assert.Contains("lxc.cgroup2.devices.allow: c 509:* rwm", raw.Added);
+        Assert.Contains(byDefault.Result.Added, line => line.StartsWith("dev", StringComparison.Ordinal) && line.EndsWith("/dev/nvidia0", StringComparison.Ordinal));
+        Assert.Contains(byDefault.Result.HandMadeLines!, line => line.Text == HandWritten);
+        Assert.Contains(raw.Result.Attachment!.Lines, line => $"{line.Key}: {line.Value}" == HandWritten && line.Present);
+        Assert.DoesNotContain(HandWritten, raw.Result.Added);
+        Assert.Contains("lxc.cgroup2.devices.allow: c 509:* rwm", raw.Result.Added);
     }
 }
