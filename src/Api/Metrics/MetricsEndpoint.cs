@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using GpuLxc.Api.Auth;
 using GpuLxc.Api.Infrastructure;
+using GpuLxc.Api.Usage;
 using Prometheus;
 
 namespace GpuLxc.Api.Metrics;
@@ -21,9 +22,23 @@ public static class MetricsEndpoint
         return services;
     }
 
+    /// <summary>
+    /// Maps <c>/metrics</c>. Before the registry is collected, the GPU use is brought up to date (one shared NVML sweep,
+    /// kept briefly: scrapes, the API and the NVENC guard never multiply NVML calls); the other gauges report
+    /// <see cref="MetricsRefresher"/>'s snapshot.
+    /// </summary>
     public static WebApplication MapMetricsEndpoint(this WebApplication app)
     {
-        app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>())
+        var usage = app.Services.GetRequiredService<GpuUsageReader>();
+        var scrape = ((IEndpointRouteBuilder)app).CreateApplicationBuilder()
+            .Use(async (context, next) =>
+            {
+                await usage.ReadAsync(context.RequestAborted);
+                await next(context);
+            })
+            .UseMiddleware<MetricServerMiddleware>(new MetricServerMiddleware.Settings { Registry = app.Services.GetRequiredService<CollectorRegistry>() })
+            .Build();
+        app.Map("/metrics", scrape)
             .RequireAuthorization(Scopes.PolicyName(Scopes.Read))
             .WithMetadata(new RequiredScope(Scopes.Read));
         return app;
