@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using GpuLxc.Api.Auth;
 using GpuLxc.Api.Infrastructure;
-using GpuLxc.Api.Usage;
 using Prometheus;
 
 namespace GpuLxc.Api.Metrics;
@@ -9,7 +8,8 @@ namespace GpuLxc.Api.Metrics;
 /// <summary>
 /// <c>GET /metrics</c> in Prometheus' text format, behind the <c>read</c> scope: every instrument of this service's
 /// meters — ASP.NET Core's own HTTP and Kestrel metrics, and GpuLxc's (NVENC budget, attachments by drift, GPU
-/// encoders) — through prometheus-net's meter adapter, into a registry of this service's own.
+/// encoders) — through prometheus-net's meter adapter, into a registry of this service's own. GPU use per container
+/// and GPU (<see cref="Usage.UsageMetrics"/>) is written into the same registry just before each collection.
 /// </summary>
 public static class MetricsEndpoint
 {
@@ -22,23 +22,9 @@ public static class MetricsEndpoint
         return services;
     }
 
-    /// <summary>
-    /// Maps <c>/metrics</c>. Before the registry is collected, the GPU use is brought up to date (one shared NVML sweep,
-    /// kept briefly: scrapes, the API and the NVENC guard never multiply NVML calls); the other gauges report
-    /// <see cref="MetricsRefresher"/>'s snapshot.
-    /// </summary>
     public static WebApplication MapMetricsEndpoint(this WebApplication app)
     {
-        var usage = app.Services.GetRequiredService<GpuUsageReader>();
-        var scrape = ((IEndpointRouteBuilder)app).CreateApplicationBuilder()
-            .Use(async (context, next) =>
-            {
-                await usage.ReadAsync(context.RequestAborted);
-                await next(context);
-            })
-            .UseMiddleware<MetricServerMiddleware>(new MetricServerMiddleware.Settings { Registry = app.Services.GetRequiredService<CollectorRegistry>() })
-            .Build();
-        app.Map("/metrics", scrape)
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>())
             .RequireAuthorization(Scopes.PolicyName(Scopes.Read))
             .WithMetadata(new RequiredScope(Scopes.Read));
         return app;
