@@ -2,6 +2,8 @@ namespace GpuLxc.Api.HostAccess;
 
 /// <summary>What one NVML sweep read of one device (<see cref="INvml.Sample"/>).</summary>
 /// <param name="Index">NVML's device index.</param>
+/// <param name="Uuid">The device's UUID (<c>nvmlDeviceGetUUID</c>).</param>
+/// <param name="PciBusId">The device's PCI bus id as NVML writes it (<c>00000000:01:00.0</c>).</param>
 /// <param name="Processes">Compute and graphics processes (host PIDs), one entry per PID.</param>
 /// <param name="Utilization">
 /// Per-process utilisation over NVML's last sampling interval (<c>nvmlDeviceGetProcessUtilization</c>), or null where
@@ -12,6 +14,8 @@ namespace GpuLxc.Api.HostAccess;
 /// <param name="Totals">The device's own figures.</param>
 public sealed record NvmlSample(
     int Index,
+    string Uuid,
+    string PciBusId,
     IReadOnlyList<NvmlProcess> Processes,
     IReadOnlyList<NvmlProcessUtilization>? Utilization,
     NvmlEncoderLive? Encoder,

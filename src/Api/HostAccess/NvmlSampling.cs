@@ -25,12 +25,17 @@ internal sealed unsafe partial class NvmlLibrary
         }
 
         var samples = new List<NvmlSample>((int)count);
+        var text = stackalloc byte[96];
+        var pci = stackalloc byte[68];
         for (uint index = 0; index < count; index++)
         {
             nint device;
             if (api.DeviceGetHandleByIndex(index, &device) == Success)
             {
-                samples.Add(new NvmlSample((int)index, Processes(api, device), ProcessUtilization(api, device), Encoder(api, device),
+                var uuid = api.DeviceGetUuid(device, text, 96) == Success ? Text(text) : "";
+                // nvmlPciInfo_t: busId at offset 36, as in Devices().
+                var busId = api.DeviceGetPciInfo(device, pci) == Success ? Text(pci + 36) : "";
+                samples.Add(new NvmlSample((int)index, uuid, busId, Processes(api, device), ProcessUtilization(api, device), Encoder(api, device),
                     FbcSessions(api, device), Totals(api, device)));
             }
         }

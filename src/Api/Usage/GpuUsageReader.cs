@@ -24,14 +24,16 @@ public sealed record UsageReading(DateTimeOffset SampledAt, IReadOnlyList<GpuPro
 }
 
 /// <summary>
-/// Joins the shared <see cref="NvmlSweep"/> with the GPUs' identities and attributes each PID to its container
-/// through <see cref="SessionAttribution"/> (<c>/proc/&lt;pid&gt;/cgroup</c>). The attributed reading is kept with
-/// the sweep it came from: the API and the scrape read NVML and <c>/proc</c> once per sweep.
+/// Attributes each PID of the shared <see cref="NvmlSweep"/> to its container through <see cref="SessionAttribution"/>
+/// (<c>/proc/&lt;pid&gt;/cgroup</c>). The attributed reading is kept with the sweep it came from: the API and the
+/// scrape read NVML and <c>/proc</c> once per sweep. A PID's owner is kept from one sweep to the next while NVML
+/// goes on listing it: a process does not leave its container, and its PID cannot be reused while it runs.
 /// </summary>
-public sealed class GpuUsageReader(NvmlSweep sweep, INvml nvml, GpuInventory inventory, SessionAttribution attribution) : IDisposable
+public sealed class GpuUsageReader(NvmlSweep sweep, INvml nvml, SessionAttribution attribution) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (NvmlSweepResult Sweep, UsageReading Reading)? _last;
+    private Dictionary<int, ProcessOwner> _owners = [];
 
     /// <summary>The last reading taken (what <c>/metrics</c> reports), or null before the first.</summary>
     public UsageReading? Last => _last?.Reading;
@@ -73,18 +75,20 @@ public sealed class GpuUsageReader(NvmlSweep sweep, INvml nvml, GpuInventory inv
             return new UsageReading(current.SampledAt, [], [$"NVML: {reason} Per-process GPU use is known only through NVML."]);
         }
 
-        var topology = await inventory.TopologyGpusAsync(refresh: false, cancellationToken);
+        var known = _owners;
         var owners = new Dictionary<int, ProcessOwner>();
         var gpus = new List<GpuProcesses>(current.Devices.Count);
         foreach (var sample in current.Devices)
         {
-            var gpu = topology.FirstOrDefault(g => g.Index == sample.Index);
             var processes = new List<GpuProcess>();
             foreach (var pid in Pids(sample))
             {
                 if (!owners.TryGetValue(pid, out var owner))
                 {
-                    owner = await attribution.OwnerOfAsync(pid, cancellationToken);
+                    // Exited and unknown are asked again: only a PID that was read is known.
+                    owner = known.TryGetValue(pid, out var kept) && kept.Kind is ProcessOwnerKind.Container or ProcessOwnerKind.Host
+                        ? kept
+                        : await attribution.OwnerOfAsync(pid, cancellationToken);
                     owners[pid] = owner;
                 }
 
@@ -94,9 +98,11 @@ public sealed class GpuUsageReader(NvmlSweep sweep, INvml nvml, GpuInventory inv
             var notes = sample.Utilization is null
                 ? new List<string> { "The driver gives no per-process utilisation on this GPU (nvmlDeviceGetProcessUtilization)." }
                 : [];
-            gpus.Add(new GpuProcesses(sample.Index, gpu?.Uuid, gpu?.PciAddress ?? "", current.SampledAt, sample.Totals, processes, notes));
+            gpus.Add(new GpuProcesses(sample.Index, sample.Uuid, PciAddress.Normalize(sample.PciBusId) ?? sample.PciBusId, current.SampledAt,
+                sample.Totals, processes, notes));
         }
 
+        _owners = owners;
         return new UsageReading(current.SampledAt, gpus, []);
     }
 

@@ -328,7 +328,7 @@ public sealed class NvencApiTests
 
         public IReadOnlyList<GpuLxc.Api.HostAccess.NvmlSample> Sample() =>
         [
-            new(0, [], null, new(2, 60, 1500, 40,
+            new(0, HostFixtures.SeedUuid, "00000000:03:00.0", [], null, new(2, 60, 1500, 40,
             [
                 new(1, 4242, "hevc", 1920, 1080, 60, 1500),
                 new(2, 4343, "h264", 1280, 720, 30, 900),

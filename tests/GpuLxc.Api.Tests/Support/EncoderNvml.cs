@@ -34,7 +34,7 @@ internal sealed class EncoderNvml(string driverVersion, params NvmlDevice[] devi
             var (processes, utilization, totals) = _use.GetValueOrDefault(device.Index, ([], [], NvmlTotals.Unknown));
             var encoder = new NvmlEncoderLive(pids.Length + unlisted, 30, 1000, 10,
                 pids.Select((pid, i) => new NvmlEncoderSession(i + 1, pid, "h264", 1920, 1080, 30, 1000)).ToList());
-            return new NvmlSample(device.Index, processes, utilization, encoder, [], totals);
+            return new NvmlSample(device.Index, device.Uuid, device.PciBusId, processes, utilization, encoder, [], totals);
         }).ToList();
     }
 

@@ -80,7 +80,7 @@ public sealed class GpuUsageTests
         using var reader = factory.CreateKeyedClient(TestKeys.Read);
 
         var text = await reader.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        nvml.Running(0, [new NvmlProcess(2001, Compute: true, Graphics: false, 256 * MiB)], [], Totals());
+        nvml.Encoding(0, []).Running(0, [new NvmlProcess(2001, Compute: true, Graphics: false, 256 * MiB)], [], Totals());
         clock.Advance(TimeSpan.FromSeconds(1));
         var after = await reader.GetStringAsync(new Uri("/metrics", UriKind.Relative));
 
