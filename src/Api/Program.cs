@@ -4,6 +4,7 @@ using GpuLxc.Api.Containers;
 using GpuLxc.Api.Diagnostics;
 using GpuLxc.Api.Drivers;
 using GpuLxc.Api.Events;
+using GpuLxc.Api.Guardian;
 using GpuLxc.Api.Health;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
@@ -36,6 +37,7 @@ builder.Services.AddMetricsEndpoint();
 builder.Services.AddHealth();
 builder.Services.AddJobs();
 builder.Services.AddDrivers();
+builder.Services.AddGuardian();
 builder.Services.AddJobHosting(builder.Configuration);
 
 var app = builder.Build();

@@ -1,3 +1,4 @@
+using GpuLxc.Api.Guardian;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
 using GpuLxc.Api.Inventory;
@@ -7,7 +8,7 @@ namespace GpuLxc.Api.Diagnostics;
 /// <summary>Checks the host against everything a container needs to use its GPU; each failure says how to fix it.</summary>
 public sealed partial class HostDiagnostics(
     GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files, IHostCommandRunner commands, ContainerAudit containerAudit,
-    DriverPropertyChecks properties, ModulesLoadFiles modulesLoad)
+    DriverPropertyChecks properties, ModulesLoadFiles modulesLoad, GuardianChecks upgrades)
 {
     public async Task<DiagnosticsReport> RunAsync(CancellationToken cancellationToken)
     {
@@ -32,6 +33,9 @@ public sealed partial class HostDiagnostics(
             await modulesLoad.CheckAsync(cancellationToken),
             await UdevRuleAsync(cancellationToken),
             Headers(driver),
+            await upgrades.StagedKernelsAsync(cancellationToken),
+            GuardianChecks.DriverSupportsGpus(driver, gpus, host.KernelRelease),
+            await upgrades.GuardianAsync(cancellationToken),
             await properties.DkmsAsync(driver, cancellationToken),
             await properties.SecureBootAsync(driver, cancellationToken),
             await CgroupKeysAsync(host.CgroupVersion, cancellationToken),

@@ -5,9 +5,15 @@ namespace GpuLxc.Api.Drivers;
 /// <summary>One version of a package that <c>apt-cache madison</c> lists, and where it comes from.</summary>
 /// <param name="Package">The package.</param>
 /// <param name="Version">Its full Debian version (<c>550.127.05-0ubuntu0.24.04.1</c>).</param>
-/// <param name="Suite">The suite of the repository that has it (<c>noble-updates</c>, <c>bookworm</c>).</param>
-public sealed record AptVersion(string Package, string Version, string Suite)
+/// <param name="Suite">The suite of the repository that has it (<c>noble-updates</c>, <c>bookworm</c>); null for a flat
+/// repository (<c>deb URL /</c> or <c>deb URL ./</c>, as NVIDIA's CUDA repository is), which has no suite.</param>
+/// <param name="Repository">The repository as madison names it: its URL, with the suite and component or the flat path
+/// (<c>http://deb.debian.org/debian bookworm/non-free</c>, <c>file:/srv/flat ./</c>).</param>
+public sealed record AptVersion(string Package, string Version, string? Suite, string Repository = "")
 {
+    /// <summary><c>package=version</c>, as <c>apt-get install</c> takes an exact version.</summary>
+    public string Pin => $"{Package}={Version}";
+
     /// <summary>The upstream version: without the epoch and the Debian revision (<c>1:550.127.05-1~deb12u1</c> → <c>550.127.05</c>).</summary>
     public string Upstream
     {
@@ -60,7 +66,9 @@ public static class AptCandidates
         [$"libnvidia-{variant}-cuda1", $"libnvidia-{variant}-encode1", $"libnvidia-{variant}-nvcuvid1", $"libnvidia-{variant}-ml1", $"nvidia-{variant}-smi"];
 
     /// <summary>
-    /// <c>apt-cache madison</c> lines: <c> libcuda1 | 535.216.01-1~deb12u1 | http://deb.debian.org/debian bookworm/non-free amd64 Packages</c>.
+    /// <c>apt-cache madison</c> lines: <c> libcuda1 | 535.216.01-1~deb12u1 | http://deb.debian.org/debian bookworm/non-free amd64 Packages</c>;
+    /// a flat repository's lines name no suite and no architecture (<c>file:/srv/flat ./ Packages</c>,
+    /// <c>https://…/x86_64  Packages</c> for <c>deb URL /</c>).
     /// </summary>
     public static IReadOnlyList<AptVersion> ParseMadison(string output)
     {
@@ -74,8 +82,11 @@ public static class AptCandidates
             }
 
             var source = columns[2].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var suite = source.Length >= 2 ? source[1].Split('/')[0] : "";
-            versions.Add(new AptVersion(columns[0], columns[1], suite));
+            // A suite's line has URL, suite/component, architecture and "Packages"; a flat repository's has no architecture.
+            var flat = source.Length < 4 || source[1] is "./" or "/" or "." || source[1].StartsWith("./", StringComparison.Ordinal);
+            var suite = flat ? null : source[1].Split('/')[0];
+            var repository = string.Join(' ', source.Where(token => token != "Packages"));
+            versions.Add(new AptVersion(columns[0], columns[1], suite, repository));
         }
 
         return versions;
@@ -83,24 +94,25 @@ public static class AptCandidates
 
     /// <summary>
     /// The first package set in which every package has a version whose upstream is exactly <paramref name="version"/>
-    /// (from a suite <paramref name="suiteAllowed"/> accepts), as <c>package=version</c> pins; or null and what was found.
+    /// (from a suite <paramref name="suiteAllowed"/> accepts; a flat repository, which has no suite, is always accepted),
+    /// one version per package; or null and what was found.
     /// </summary>
-    public static (IReadOnlyList<string>? Pins, string Found) Choose(
+    public static (IReadOnlyList<AptVersion>? Chosen, string Found) Choose(
         IReadOnlyList<IReadOnlyList<string>> sets, IReadOnlyList<AptVersion> available, string version, Func<string, bool> suiteAllowed)
     {
+        bool Allowed(AptVersion v) => v.Suite is null || suiteAllowed(v.Suite);
         foreach (var set in sets)
         {
-            var pins = set.Select(package => available.FirstOrDefault(v => v.Package == package && v.Upstream == version && suiteAllowed(v.Suite)))
-                .ToList();
-            if (pins.All(p => p is not null))
+            var chosen = set.Select(package => available.FirstOrDefault(v => v.Package == package && v.Upstream == version && Allowed(v))).ToList();
+            if (chosen.All(p => p is not null))
             {
-                return (pins.Select(p => $"{p!.Package}={p.Version}").ToList(), "");
+                return (chosen.Select(p => p!).ToList(), "");
             }
         }
 
         var found = sets.SelectMany(set => set).Select(package =>
         {
-            var versions = available.Where(v => v.Package == package).Select(v => suiteAllowed(v.Suite) ? v.Version : $"{v.Version} ({v.Suite}, not the host's suite)").Distinct().ToList();
+            var versions = available.Where(v => v.Package == package).Select(v => Allowed(v) ? v.Version : $"{v.Version} ({v.Suite}, not the host's suite)").Distinct().ToList();
             return $"{package}: {(versions.Count == 0 ? "none" : string.Join(", ", versions))}";
         });
         return (null, string.Join("; ", found));

@@ -52,7 +52,7 @@ internal sealed class DriverResyncWork(
                     continue;
                 }
 
-                var before = (await NvmlLibraries.ReadAsync(backend, id, command => context.RunAsync(commands, command))).Loaded;
+                var before = (await NvmlLibraries.ReadAsync(backend, id, command => context.RunAsync(commands, command))).Installed;
                 if (before == version)
                 {
                     outcomes[id] = new ResyncedContainer(id, before, before, "inSync");
@@ -79,7 +79,7 @@ internal sealed class DriverResyncWork(
                     var method = await MethodAsync(request.Method, target, context.Cancellation);
                     if (method == GuestInstallMethod.Apt)
                     {
-                        await installer.HoldAsync(context, target, await installer.InstallAptAsync(context, target));
+                        await installer.HoldAsync(context, target, (await installer.InstallAptAsync(context, target)).Pins);
                     }
                     else
                     {

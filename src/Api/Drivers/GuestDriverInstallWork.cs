@@ -27,8 +27,8 @@ internal sealed class GuestDriverInstallWork(GuestDrivers guests, GuestInstaller
             if (method == GuestInstallMethod.Apt)
             {
                 var installed = await installer.InstallAptAsync(context, target);
-                step.Message = $"apt: {string.Join(' ', installed)}";
-                return installed;
+                step.Message = $"apt: {string.Join(' ', installed.Pins)}{(installed.Repositories.Count > 0 ? $" from {string.Join("; ", installed.Repositories)}" : "")}";
+                return installed.Pins;
             }
 
             var path = await installer.InstallerAsync(request.RunInstaller, target.HostVersion, context.Cancellation);

@@ -12,7 +12,7 @@ namespace GpuLxc.Api.Drivers;
 /// <param name="ContainerId">The container.</param>
 /// <param name="Status">Running or stopped: the driver can only be read in a running container.</param>
 /// <param name="HostVersion">The host's loaded module version: the version the container must have exactly.</param>
-/// <param name="InstalledVersion">The container's userspace driver version as it loads: what <c>nvidia-smi</c> inside reports when it works, else the version of the file <c>libnvidia-ml.so.1</c> resolves to (other <c>libnvidia-ml.so.VERSION</c> files are never loaded); null when none loads, the container is not running, or no command runs inside it.</param>
+/// <param name="InstalledVersion">The container's userspace driver version as it loads: what <c>nvidia-smi</c> inside reports when it works, else the version of the file <c>libnvidia-ml.so.1</c> resolves to (other <c>libnvidia-ml.so.VERSION</c> files are never loaded); null when none loads, when dpkg has the package that owns it only half installed (not <c>ii</c>), the container is not running, or no command runs inside it.</param>
 /// <param name="Match">Whether the two are equal (NVML works only then).</param>
 /// <param name="Method">How GpuLxc last installed it: <c>apt</c> or <c>runInstaller</c>; <c>host</c> when the attachment binds the host's
 /// own files in (<c>userspace: host</c>: the installed version is the host's by construction); null when GpuLxc never did.</param>
@@ -179,8 +179,9 @@ public sealed class GuestDrivers(
             os = probed.Succeeded ? OsFamilies.Info(OsRelease.Parse(probed.StandardOutput)) : null;
             var libraries = await NvmlLibraries.ReadAsync(backend, containerId, command => commands.RunAsync(command, cancellationToken));
             var (reported, smiError) = await NvidiaSmiVersionAsync(backend, containerId, cancellationToken);
-            // nvidia-smi works only when NVML loaded a library of the module's version: then its answer is the truth.
-            installed = reported ?? libraries.Loaded;
+            // nvidia-smi works only when NVML loaded a library of the module's version: then its answer is the truth,
+            // unless dpkg has the library's package only half installed (a failed configure leaves working files).
+            installed = libraries.HalfInstalled ? null : reported ?? libraries.Loaded;
             // With userspace host, libnvidia-ml.so.1 is the host's file bound in, not a link that names its version; the
             // versioned name is bound beside it, so the one versioned file the running container has is what it loads.
             if (installed is null && hostUserspace && libraries.Versions is [var bound])

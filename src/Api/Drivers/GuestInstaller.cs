@@ -9,9 +9,9 @@ namespace GpuLxc.Api.Drivers;
 /// <summary>
 /// The commands of a guest install, run inside the container through the backend's exec: the host's exact version
 /// from apt (then held) or from the host version's <c>.run</c> installer, and the check that <c>nvidia-smi</c> inside
-/// reports the host's version.
+/// reports the host's version. The apt path is in <c>GuestInstaller.Apt.cs</c>.
 /// </summary>
-public sealed class GuestInstaller(IHostCommandRunner commands, IHostFileSystem files, JobStore jobs)
+public sealed partial class GuestInstaller(IHostCommandRunner commands, IHostFileSystem files, JobStore jobs)
 {
     private static readonly TimeSpan AptTimeout = TimeSpan.FromMinutes(20);
     private static readonly TimeSpan InstallerTimeout = TimeSpan.FromMinutes(20);
@@ -46,40 +46,6 @@ public sealed class GuestInstaller(IHostCommandRunner commands, IHostFileSystem 
 
         return path;
     }
-
-    /// <summary>Finds the packages of exactly the host's version and installs them pinned; never a branch match.</summary>
-    public async Task<IReadOnlyList<string>> InstallAptAsync(JobContext context, GuestTarget target)
-    {
-        if (target.Family is not (OsFamily.Debian or OsFamily.Ubuntu))
-        {
-            throw new JobFailedException(new JobError("preconditionFailed",
-                $"{target.Os.PrettyName ?? target.Os.Id ?? "The container's distribution"} has no apt packages of NVIDIA's driver.",
-                Fix: "Use method runInstaller."));
-        }
-
-        await context.RunCheckedAsync(commands, Exec(target, ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "update"], AptTimeout));
-        var sets = AptCandidates.PackageSets(target.Family, target.HostVersion);
-        var madison = await context.RunCheckedAsync(commands, Exec(target, ["apt-cache", "madison", .. sets.SelectMany(s => s).Distinct()], GuestDrivers.ExecTimeout));
-        var hostSuite = target.Family == OsFamily.Debian ? await HostCodenameAsync(context.Cancellation) : null;
-        var (pins, found) = AptCandidates.Choose(sets, AptCandidates.ParseMadison(madison.StandardOutput), target.HostVersion,
-            suite => hostSuite is null || suite == hostSuite || suite.StartsWith(hostSuite + "-", StringComparison.Ordinal));
-        if (pins is null)
-        {
-            throw new JobFailedException(new JobError("noExactVersion",
-                $"apt in container {target.ContainerId} offers no package set of exactly {target.HostVersion} " +
-                $"{(hostSuite is null ? "" : $"from the host's suite {hostSuite} ")}(found {found}). A branch match is never installed: NVML would fail with 'Driver/library version mismatch'.",
-                Fix: $"Use method runInstaller with NVIDIA-Linux-x86_64-{target.HostVersion}.run, or add a repository that has {target.HostVersion}."));
-        }
-
-        await context.RunCheckedAsync(commands, Exec(target,
-            ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", "--allow-downgrades", "--allow-change-held-packages", .. pins],
-            AptTimeout));
-        return pins;
-    }
-
-    /// <summary><c>apt-mark hold</c>: an upgrade inside the container must not move it off the host's version.</summary>
-    public async Task HoldAsync(JobContext context, GuestTarget target, IReadOnlyList<string> pins) =>
-        await context.RunCheckedAsync(commands, Exec(target, ["apt-mark", "hold", .. pins.Select(p => p.Split('=')[0])], GuestDrivers.ExecTimeout));
 
     /// <summary>Copies the installer in, runs it without kernel modules (the host's are used), and removes the copy.</summary>
     public async Task InstallRunAsync(JobContext context, GuestTarget target, string installer)
@@ -177,7 +143,4 @@ public sealed class GuestInstaller(IHostCommandRunner commands, IHostFileSystem 
 
     private static HostCommand Exec(GuestTarget target, IReadOnlyList<string> argv, TimeSpan timeout) =>
         target.Backend.Exec(target.ContainerId, argv) with { Timeout = timeout };
-
-    private async Task<string?> HostCodenameAsync(CancellationToken cancellationToken) =>
-        OsRelease.Parse(await files.TryReadTextAsync("/etc/os-release", cancellationToken) ?? "").GetValueOrDefault("VERSION_CODENAME");
 }

@@ -1,4 +1,5 @@
 using GpuLxc.Api.Drivers;
+using GpuLxc.Api.Guardian;
 using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Inventory;
 using GpuLxc.Api.Jobs;
@@ -15,9 +16,12 @@ public static class HostApi
         host.MapGet("/", GetHostAsync).WithName("GetHost");
         host.MapGet("/driver", GetHostDriverAsync).WithName("GetHostDriver");
         host.MapPost("/driver/install", InstallHostDriverAsync).WithName("InstallHostDriver")
-            .WithValidation<HostDriverInstallRequest>().Problems(JobProblems.Conflict);
+            .WithValidation<HostDriverInstallRequest>().Problems(GuardianProblems.DriverUnsupportedGpu, GuardianProblems.KernelDriverIncompatible, JobProblems.Conflict);
         host.MapPost("/driver/resync", ResyncDriversAsync).WithName("ResyncDrivers")
             .WithValidation<DriverResyncRequest>().Problems(DriverProblems.HostDriverNotLoaded, JobProblems.Conflict);
+        host.MapPost("/driver/build", BuildKernelModuleAsync).WithName("BuildKernelModule")
+            .WithValidation<KernelModuleBuildRequest>().Problems(JobProblems.Conflict);
+        host.MapGet("/guardian", GetGuardian).WithName("GetGuardian");
         return api;
     }
 
@@ -38,9 +42,15 @@ public static class HostApi
                          "recommends, or `package`, pinned to `version` when given; or NVIDIA's `.run` installer with --dkms --silent), " +
                          "modules-load.d, update-initramfs -u -k all, a udev rule and a boot unit that create the device nodes before " +
                          "containers start, and verification. `result.rebootRequired` says when the new module loads only after a reboot. " +
-                         $"{DriverServices.JobAccepted} {DriverServices.JobSerialised}")]
-    public static async Task<Accepted<Job>> InstallHostDriverAsync(HostDriverInstallRequest request, [AsParameters] DriverServices drivers, CancellationToken cancellationToken) =>
-        await drivers.StartAsync<HostDriverInstallWork, HostDriverInstallRequest>(JobService.HostTarget, request, 15, cancellationToken);
+                         "Before the job starts, the compatibility rules refuse with 409 a branch past the last one of a GPU's generation " +
+                         "(Fermi 390, Kepler 470, Maxwell/Pascal/Volta 580), an open-module package for a pre-Turing GPU, and a version known " +
+                         $"not to build for the running kernel, naming the right branch or version and the rule's source. {DriverServices.JobAccepted} {DriverServices.JobSerialised}")]
+    public static async Task<Accepted<Job>> InstallHostDriverAsync(
+        HostDriverInstallRequest request, InstallCompatibility compatibility, [AsParameters] DriverServices drivers, CancellationToken cancellationToken)
+    {
+        await compatibility.RefuseIncompatibleAsync(request, cancellationToken);
+        return await drivers.StartAsync<HostDriverInstallWork, HostDriverInstallRequest>(JobService.HostTarget, request, 15, cancellationToken);
+    }
 
     [EndpointSummary("Bring every attached container's userspace driver to the host's version (a job)")]
     [EndpointDescription("Compares every attached, running container with the host's loaded module and reinstalls the mismatched ones, " +
@@ -55,6 +65,19 @@ public static class HostApi
 
         return await drivers.StartAsync<DriverResyncWork, DriverResyncRequest>(JobService.HostTarget, request, 10, cancellationToken);
     }
+
+    [EndpointSummary("Build the NVIDIA module for a staged kernel (a job)")]
+    [EndpointDescription("For an installed kernel newer than the running one (`GET /api/v1/host/guardian` lists them with `moduleBuilt`): installs its " +
+                         "headers, runs `dkms autoinstall -k KERNEL` and checks that kmod finds the module for it, so that the GPU is there after " +
+                         $"the reboot. Needs a DKMS install of the driver. {DriverServices.JobAccepted} {DriverServices.JobSerialised}")]
+    public static async Task<Accepted<Job>> BuildKernelModuleAsync(KernelModuleBuildRequest request, [AsParameters] DriverServices drivers, CancellationToken cancellationToken) =>
+        await drivers.StartAsync<KernelModuleBuildWork, KernelModuleBuildRequest>(JobService.HostTarget, request, 30, cancellationToken);
+
+    [EndpointSummary("The upgrade guardian's view")]
+    [EndpointDescription("What the guardian last saw of the host (loaded and installed module, running kernel, staged kernels and whether their " +
+                         "module is built, NVIDIA majors), the last module change, its policy (GpuLxc:Guardian:Policy: auto, notify, off) and its " +
+                         "latest actions (re-syncs and module builds it started, containers it re-attached).")]
+    public static Ok<GuardianStatus> GetGuardian(UpgradeGuardian guardian) => TypedResults.Ok(guardian.Status());
 
     public static IServiceCollection AddHostInfo(this IServiceCollection services) =>
         services.AddSingleton<HostInfoReader>();

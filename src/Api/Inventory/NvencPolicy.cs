@@ -8,8 +8,9 @@ namespace GpuLxc.Api.Inventory;
 /// <remarks>
 /// Consumer cards (GeForce, TITAN) share one budget per machine. The figures, by driver branch: 2 sessions on
 /// early drivers (NVIDIA Video Codec SDK licensing note: "limited to 2 per system"); 3 from about 2020; 5 from
-/// R530 (March 2023) and 8 from R550 (January 2024), per NVIDIA's Video Encode and Decode GPU Support Matrix; 12
-/// from R590 (December 2025). Professional cards are limited only by hardware, except the entry-level models listed
+/// R530 (March 2023) and 8 from R550 (January 2024), per NVIDIA's Video Encode and Decode GPU Support Matrix, and
+/// still 8 through R580; 12 from R590 (its first release, 590.44.01, December 2025, as several public measurements
+/// showed). Professional cards are limited only by hardware, except the entry-level models listed
 /// in <see cref="ConsumerLimitedProfessionalModels"/>. Data-centre compute GPUs (GA100, GH100) and the GT 1030 have
 /// no NVENC at all — although NVML reports an H.264 encoder capacity of 100 on an H100.
 /// </remarks>

@@ -21,7 +21,8 @@ public sealed class AptCandidatesFacts
     [Fact]
     public void Choose_PinsTheLegacySeriesOwnPackages_WhenTheHostRunsTheLegacySeries()
     {
-        var (pins, _) = AptCandidates.Choose(AptCandidates.PackageSets(OsFamily.Debian, "390.157"), AptCandidates.ParseMadison(Madison), "390.157", _ => true);
+        var (chosen, _) = AptCandidates.Choose(AptCandidates.PackageSets(OsFamily.Debian, "390.157"), AptCandidates.ParseMadison(Madison), "390.157", _ => true);
+        var pins = chosen!.Select(c => c.Pin);
 
         Assert.Equal(
         [
@@ -33,7 +34,8 @@ public sealed class AptCandidatesFacts
     [Fact]
     public void Choose_PinsTheCurrentSeries_WhenTheHostRunsIt()
     {
-        var (pins, _) = AptCandidates.Choose(AptCandidates.PackageSets(OsFamily.Debian, "470.256.02"), AptCandidates.ParseMadison(Madison), "470.256.02", _ => true);
+        var (chosen, _) = AptCandidates.Choose(AptCandidates.PackageSets(OsFamily.Debian, "470.256.02"), AptCandidates.ParseMadison(Madison), "470.256.02", _ => true);
+        var pins = chosen!.Select(c => c.Pin);
 
         Assert.Equal(["libcuda1=470.256.02-2", "libnvidia-encode1=470.256.02-2", "libnvcuvid1=470.256.02-2", "libnvidia-ml1=470.256.02-2", "nvidia-smi=470.256.02-2"], pins);
     }

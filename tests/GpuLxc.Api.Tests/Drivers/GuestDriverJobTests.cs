@@ -16,11 +16,15 @@ public sealed class GuestDriverJobTests
          nvidia-utils-550 | 550.120-0ubuntu0.24.04.1 | http://archive.ubuntu.com/ubuntu noble-security/restricted amd64 Packages
         """;
 
+    /// <summary>The fixed script that writes a file GpuLxc owns inside a container from its arguments.</summary>
+    private const string Write = "f=$1; shift; umask 022 && mkdir -p \"${f%/*}\" && : > \"$f.gpulxc-new\" && { [ $# -eq 0 ] || printf '%s\\n' \"$@\" > \"$f.gpulxc-new\"; } && mv -f \"$f.gpulxc-new\" \"$f\"";
+
     [Fact]
     public async Task AnUbuntuContainerGetsExactlyTheHostsVersionFromAptHeldAndVerified()
     {
         using var lab = new DriverLab();
-        lab.Guest("apt-cache", $"cat <<'EOF'\n{Madison}\nEOF").Guest("apt-get", "touch \"$(dirname \"$0\")/../installed\"")
+        lab.Guest("apt-cache", $"[ \"$1\" = madison ] && cat <<'EOF'\n{Madison}\nEOF\nexit 0").Guest("apt-get", "touch \"$(dirname \"$0\")/../installed\"")
+            .Guest("dpkg-query", "shift 3; for p in \"$@\"; do echo \"ii |$p|550.127.05-0ubuntu0.24.04.1\"; done")
             .Guest("nvidia-smi", $"[ -f \"$(dirname \"$0\")/../installed\" ] && echo {DriverLab.HostVersion} || exit 9");
         using var factory = new GpuLxcApiFactory(lab.Host);
         var client = factory.CreateGpuLxcClient();
@@ -39,8 +43,18 @@ public sealed class GuestDriverJobTests
             "pct exec 101 -- env DEBIAN_FRONTEND=noninteractive apt-get update",
             "pct exec 101 -- apt-cache madison libnvidia-compute-550 libnvidia-encode-550 libnvidia-decode-550 nvidia-utils-550 " +
             "libnvidia-compute-550-server libnvidia-encode-550-server libnvidia-decode-550-server nvidia-utils-550-server",
+            $"pct exec 101 -- apt-cache show {Pins}",
+            // apt-cache show named no source package: each binary is pinned by name.
+            $"pct exec 101 -- sh -c {Write} sh /etc/apt/preferences.d/gpulxc-nvidia " + string.Join(" ", Pins.Split(' ').Order(StringComparer.Ordinal).Select((pin, i) =>
+                $"{(i > 0 ? " " : "")}Explanation: Written by GpuLxc: the host's NVIDIA kernel module is 550.127.05; its userspace driver stays at exactly that version. " +
+                $"Package: {pin.Split('=')[0]} Pin: version {pin.Split('=')[1]} Pin-Priority: 1001")),
+            "pct exec 101 -- cat /var/lib/gpulxc/apt-holds",
             $"pct exec 101 -- env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades --allow-change-held-packages {Pins}",
+            "pct exec 101 -- dpkg-query -W -f ${db:Status-Abbrev}|${Package}|${Version}\\n libnvidia-compute-550 libnvidia-encode-550 libnvidia-decode-550 nvidia-utils-550",
+            "pct exec 101 -- apt-mark showhold",
+            "pct exec 101 -- cat /var/lib/gpulxc/apt-holds",
             "pct exec 101 -- apt-mark hold libnvidia-compute-550 libnvidia-encode-550 libnvidia-decode-550 nvidia-utils-550",
+            $"pct exec 101 -- sh -c {Write} sh /var/lib/gpulxc/apt-holds libnvidia-compute-550 libnvidia-decode-550 libnvidia-encode-550 nvidia-utils-550",
             "pct exec 101 -- nvidia-smi --query-gpu=driver_version --format=csv,noheader",
         ], lab.Commands.Where(c => c.StartsWith("pct exec", StringComparison.Ordinal)));
         Assert.Equal(["preflight", "detectOs", "install", "hold", "verify"], job.Steps.Select(s => s.Name));

@@ -11,6 +11,10 @@ public sealed class StartupValidationTests
     [InlineData("GpuLxc:Nvenc:DefaultTtlSeconds", "0", "GpuLxc:Nvenc:DefaultTtlSeconds is 0: use 5 to 86400")]
     [InlineData("GpuLxc:Nvenc:Quotas:101", "0", "GpuLxc:Nvenc:Quotas:101 is 0: use 1 or more")]
     [InlineData("GpuLxc:Jobs:Storage", "mysql", "GpuLxc:Jobs:Storage is 'mysql': use 'sqlite' (default) or 'postgres'.")]
+    [InlineData("GpuLxc:Guardian:Policy", "always", "GpuLxc:Guardian:Policy is 'always': use 'auto', 'notify' (default) or 'off'.")]
+    [InlineData("GpuLxc:Guardian:Policy", "1", "GpuLxc:Guardian:Policy is '1': use 'auto', 'notify' (default) or 'off'.")]
+    [InlineData("GpuLxc:Guardian:CheckSeconds", "0", "GpuLxc:Guardian:CheckSeconds is 0: use 1 to 3600 (default 30).")]
+    [InlineData("GpuLxc:Guardian:HostUserspace", "reboot", "GpuLxc:Guardian:HostUserspace is 'reboot': use 'leave' (default), 'stopped' or 'restart'.")]
     [InlineData("GpuLxc:Auth:ApiKeys:admin:Scopes", "root", "GpuLxc:Auth:ApiKeys:admin:Scopes must list one or more of read, sessions, admin (unknown: root).")]
     public void ASettingThatWouldBeMisreadStopsTheStartWithAMessageNamingIt(string setting, string value, string expected)
     {

@@ -11,8 +11,10 @@ public sealed class NvencPolicyFacts
     [InlineData("530.30.02", 5)]
     [InlineData("545.29.06", 5)]
     [InlineData("550.54.14", 8)]
+    [InlineData("580.119.02", 8)]
     [InlineData("580.159.04", 8)]
     [InlineData("590.44.01", 12)]
+    [InlineData("595.45.04", 12)]
     public void Describe_GivesTheConsumerLimitOfTheDriverBranch(string driver, int limit)
     {
         var nvenc = NvencPolicy.Describe("NVIDIA GeForce RTX 3060", "geforceRtx", "2504", driver, null);
@@ -68,6 +70,14 @@ public sealed class NvencPolicyFacts
         var nvenc = NvencPolicy.Describe("NVIDIA RTX A4000", "nvidiaRtx", "24b0", "550.54.14", 4);
 
         Assert.Equal((4, NvencLimitSource.Override), (nvenc.Limit, nvenc.LimitSource));
+    }
+
+    [Fact]
+    public void Describe_LetsTheOverrideWin_OverTheR590Limit()
+    {
+        var nvenc = NvencPolicy.Describe("NVIDIA GeForce RTX 3060", "geforceRtx", "2504", "590.44.01", 8);
+
+        Assert.Equal((8, NvencLimitSource.Override), (nvenc.Limit, nvenc.LimitSource));
     }
 
     [Fact]

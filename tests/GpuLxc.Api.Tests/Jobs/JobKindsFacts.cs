@@ -29,7 +29,8 @@ public sealed class JobKindsFacts
     [Fact]
     public void Excludes_KeepsOnePackageRunOnTheHost_WhenAHostInstallOrAResyncIsActive()
     {
-        Assert.Equal([JobKind.HostDriverInstall, JobKind.DriverResync], JobKind.HostDriverInstall.Excludes().Anywhere);
+        Assert.Equal([JobKind.HostDriverInstall, JobKind.DriverResync, JobKind.KernelModuleBuild], JobKind.HostDriverInstall.Excludes().Anywhere);
+        Assert.Equal([JobKind.HostDriverInstall, JobKind.DriverResync, JobKind.KernelModuleBuild], JobKind.KernelModuleBuild.Excludes().Anywhere);
         Assert.Equal(Enum.GetValues<JobKind>().Order(), JobKind.DriverResync.Excludes().Anywhere.Order());
     }
 
