@@ -14,6 +14,7 @@ using GpuLxc.Api.Jobs;
 using GpuLxc.Api.Jobs.Hosting;
 using GpuLxc.Api.Metrics;
 using GpuLxc.Api.Nvenc;
+using GpuLxc.Api.Usage;
 
 // Settings files sit beside the binary; the working directory is only where ./data goes by default.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -31,6 +32,7 @@ builder.Services.AddInventory();
 builder.Services.AddDiagnostics();
 builder.Services.AddContainers();
 builder.Services.AddNvenc();
+builder.Services.AddUsage();
 builder.Services.AddMetricsEndpoint();
 builder.Services.AddHealth();
 builder.Services.AddJobs();

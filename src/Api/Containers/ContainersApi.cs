@@ -4,6 +4,7 @@ using GpuLxc.Api.Auth;
 using GpuLxc.Api.Drivers;
 using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Jobs;
+using GpuLxc.Api.Usage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -31,6 +32,7 @@ public static class ContainersApi
         containers.MapPut("/{containerId}/gpu", AttachGpuAsync).WithName("AttachGpu")
             .WithValidation<AttachRequest>().Problems([.. Edit, AttachmentProblems.CannotAttach, AttachmentProblems.NodesUnusableInside]);
         containers.MapDelete("/{containerId}/gpu", DetachGpuAsync).WithName("DetachGpu").Problems(Edit);
+        containers.MapGet("/{containerId}/gpu/usage", GetContainerGpuUsageAsync).WithName("GetContainerGpuUsage").Problems(Lookup);
         containers.MapPost("/{containerId}/gpu/verify", VerifyGpuAsync).WithName("VerifyContainerGpu").Problems(GuestJob);
         containers.MapGet("/{containerId}/driver", GetContainerDriverAsync).WithName("GetContainerDriver").Problems(Lookup);
         containers.MapPost("/{containerId}/driver/install", InstallContainerDriverAsync).WithName("InstallContainerDriver")
@@ -55,6 +57,17 @@ public static class ContainersApi
         var (attachment, etag) = await service.GetAttachmentAsync(containerId, cancellationToken);
         response.Headers.ETag = etag;
         return TypedResults.Ok(attachment);
+    }
+
+    [EndpointSummary("What a container uses of the GPUs now")]
+    [EndpointDescription("Memory in bytes, SM / encoder / decoder share in percent and encoder / FBC sessions of the container's " +
+                         "processes, per GPU and summed, with the time of the NVML sweep they come from. Processes are placed by their " +
+                         "/proc/<pid>/cgroup; a container with no process on a GPU uses 0 bytes.")]
+    public static async Task<Ok<ContainerGpuUsage>> GetContainerGpuUsageAsync(
+        string containerId, ContainerDirectory directory, GpuUsageReader usage, CancellationToken cancellationToken)
+    {
+        await directory.ReadConfigAsync(directory.BackendFor(containerId), containerId, cancellationToken);
+        return TypedResults.Ok((await usage.ReadAsync(cancellationToken)).Of(containerId));
     }
 
     [EndpointSummary("Attach GPUs to a container")]

@@ -66,6 +66,7 @@ public static class HostAccessRegistration
         services.AddSingleton<IHostCommandRunner, HostCommandRunner>();
         services.AddSingleton<HostBackendDetector>();
         services.AddSingleton<INvml, NvmlLibrary>();
+        services.AddSingleton<NvmlSweep>();
         return services;
     }
 }

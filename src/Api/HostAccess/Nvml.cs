@@ -22,15 +22,18 @@ public interface INvml
 
     IReadOnlyList<NvmlDevice> Devices();
 
-    /// <summary>Live encoder counters of the device at <paramref name="index"/>, or null when NVML cannot tell.</summary>
-    NvmlEncoderLive? Encoder(int index);
+    /// <summary>
+    /// One sweep of every device: its processes, per-process utilisation, encoder and FBC sessions and totals. Callers
+    /// go through <see cref="NvmlSweep"/>, which shares one sweep between the NVENC guard, the API and the scrape.
+    /// </summary>
+    IReadOnlyList<NvmlSample> Sample();
 }
 
 /// <summary>
 /// NVML through P/Invoke. Loaded and initialised once, on first use; every call is a plain function call into the
-/// library (microseconds), which is why live counters can be read per request.
+/// library (microseconds), which is why live counters can be read per request. The sweep is in NvmlSampling.cs.
 /// </summary>
-internal sealed unsafe class NvmlLibrary : INvml, IDisposable
+internal sealed unsafe partial class NvmlLibrary : INvml, IDisposable
 {
     private const int Success = 0;
     private const int InsufficientSize = 7;
@@ -101,26 +104,6 @@ internal sealed unsafe class NvmlLibrary : INvml, IDisposable
         return devices;
     }
 
-    public NvmlEncoderLive? Encoder(int index)
-    {
-        if (_api.Value is not { } api)
-        {
-            return null;
-        }
-
-        nint device;
-        uint sessionCount, averageFps, averageLatency;
-        if (api.DeviceGetHandleByIndex((uint)index, &device) != Success ||
-            api.DeviceGetEncoderStats(device, &sessionCount, &averageFps, &averageLatency) != Success)
-        {
-            return null;
-        }
-
-        uint utilization, samplingPeriod;
-        int? utilizationPercent = api.DeviceGetEncoderUtilization(device, &utilization, &samplingPeriod) == Success ? (int)utilization : null;
-        return new NvmlEncoderLive((int)sessionCount, (int)averageFps, (int)averageLatency, utilizationPercent, Sessions(api, device));
-    }
-
     public void Dispose()
     {
         if (_api.IsValueCreated && _api.Value is { } api)
@@ -129,7 +112,7 @@ internal sealed unsafe class NvmlLibrary : INvml, IDisposable
         }
     }
 
-    private static List<NvmlEncoderSession> Sessions(Api api, nint device)
+    private static List<NvmlEncoderSession> EncoderSessions(Api api, nint device)
     {
         // nvmlEncoderSessionInfo_t: sessionId, pid, vgpuInstance, codecType, hResolution, vResolution, averageFps,
         // averageLatency: eight 32-bit fields.
@@ -195,7 +178,7 @@ internal sealed unsafe class NvmlLibrary : INvml, IDisposable
     }
 
     /// <summary>The NVML functions GpuLxc calls, bound once from the loaded library.</summary>
-    private sealed class Api(nint library)
+    private sealed partial class Api(nint library)
     {
         private readonly delegate* unmanaged<int> _init = (delegate* unmanaged<int>)Export(library, "nvmlInit_v2");
         private readonly delegate* unmanaged<int> _shutdown = (delegate* unmanaged<int>)Export(library, "nvmlShutdown");

@@ -7,11 +7,12 @@ namespace GpuLxc.Api.Inventory;
 
 /// <summary>
 /// The host's GPUs: sysfs and procfs joined with NVML (or nvidia-smi). The slow-changing topology is cached for
-/// <see cref="TopologyTtl"/>; encoder counters are read on every call.
+/// <see cref="TopologyTtl"/>; encoder counters come from the shared <see cref="NvmlSweep"/> (or nvidia-smi) on every call.
 /// </summary>
 public sealed class GpuInventory(
     IHostFileSystem files,
     INvml nvml,
+    NvmlSweep sweep,
     PciGpuScanner pci,
     DeviceNodeScanner nodes,
     NvidiaSmiQuery nvidiaSmi,
@@ -220,7 +221,8 @@ public sealed class GpuInventory(
     {
         if (topology.Source == "nvml")
         {
-            return topology.Gpus.Select(gpu => nvml.Encoder(gpu.Index) is { } live
+            var current = sweep.Current();
+            return topology.Gpus.Select(gpu => current.Device(gpu.Index)?.Encoder is { } live
                 ? gpu with
                 {
                     Nvenc = gpu.Nvenc with

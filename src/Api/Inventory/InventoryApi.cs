@@ -1,6 +1,8 @@
 using FluentValidation;
 using GpuLxc.Api.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
+using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Usage;
 using Microsoft.AspNetCore.Mvc;
 
 namespace GpuLxc.Api.Inventory;
@@ -13,6 +15,7 @@ public static class InventoryApi
         var gpus = api.MapGroup("/gpus").WithTags("GPUs");
         gpus.MapGet("/", ListGpusAsync).WithName("ListGpus").Problems(RequestProblems.Malformed);
         gpus.MapGet("/{gpuId}", GetGpuAsync).WithName("GetGpu").WithValidation<GpuRoute>().Problems(InventoryProblems.GpuNotFound);
+        gpus.MapGet("/{gpuId}/processes", ListGpuProcessesAsync).WithName("ListGpuProcesses").WithValidation<GpuRoute>().Problems(InventoryProblems.GpuNotFound);
         return api;
     }
 
@@ -27,6 +30,21 @@ public static class InventoryApi
         await inventory.FindAsync(route.GpuId, route.Refresh == true, cancellationToken) is { } gpu
             ? TypedResults.Ok(gpu)
             : throw InventoryProblems.GpuNotFound.With($"No NVIDIA GPU has the UUID, PCI address or index '{route.GpuId}'. GET /api/v1/gpus lists them.");
+
+    [EndpointSummary("Who uses one GPU: its processes, their containers and the GPU's totals")]
+    [EndpointDescription("From one NVML sweep (kept 0.5 s, shared with the NVENC guard and /metrics): every process with a context " +
+                         "on the GPU, its memory, its SM / encoder / decoder share where the driver gives per-process figures, its " +
+                         "encoder and FBC sessions, and its owner from /proc/<pid>/cgroup: a container, the host, `exited` or `unknown`.")]
+    public static async Task<Ok<GpuProcesses>> ListGpuProcessesAsync(
+        [AsParameters] GpuRoute route, GpuInventory inventory, GpuUsageReader usage, CancellationToken cancellationToken)
+    {
+        var gpu = GpuInventory.Match(await inventory.TopologyGpusAsync(route.Refresh == true, cancellationToken), route.GpuId)
+                  ?? throw InventoryProblems.GpuNotFound.With($"No NVIDIA GPU has the UUID, PCI address or index '{route.GpuId}'. GET /api/v1/gpus lists them.");
+        var reading = await usage.ReadAsync(cancellationToken);
+        return TypedResults.Ok(reading.Gpus.FirstOrDefault(g => g.PciAddress == gpu.PciAddress)
+                               ?? new GpuProcesses(gpu.Index, gpu.Uuid, gpu.PciAddress, reading.SampledAt, NvmlTotals.Unknown, [],
+                                   [.. reading.Notes, "NVML does not report this GPU."]));
+    }
 
     public static IServiceCollection AddInventory(this IServiceCollection services)
     {

@@ -8,7 +8,8 @@ namespace GpuLxc.Api.Metrics;
 /// <summary>
 /// <c>GET /metrics</c> in Prometheus' text format, behind the <c>read</c> scope: every instrument of this service's
 /// meters — ASP.NET Core's own HTTP and Kestrel metrics, and GpuLxc's (NVENC budget, attachments by drift, GPU
-/// encoders) — through prometheus-net's meter adapter, into a registry of this service's own.
+/// encoders) — through prometheus-net's meter adapter, into a registry of this service's own. GPU use per container
+/// and GPU (<see cref="Usage.UsageMetrics"/>) is written into the same registry just before each collection.
 /// </summary>
 public static class MetricsEndpoint
 {

@@ -326,11 +326,14 @@ public sealed class NvencApiTests
         public IReadOnlyList<GpuLxc.Api.HostAccess.NvmlDevice> Devices() =>
             [new(0, "NVIDIA GeForce GTX 760", HostFixtures.SeedUuid, Brand: 5, Minor: 0, "00000000:03:00.0", EncoderCapacityH264: 100)];
 
-        public GpuLxc.Api.HostAccess.NvmlEncoderLive? Encoder(int index) => new(2, 60, 1500, 40,
+        public IReadOnlyList<GpuLxc.Api.HostAccess.NvmlSample> Sample() =>
         [
-            new(1, 4242, "hevc", 1920, 1080, 60, 1500),
-            new(2, 4343, "h264", 1280, 720, 30, 900),
-        ]);
+            new(0, HostFixtures.SeedUuid, "00000000:03:00.0", [], null, new(2, 60, 1500, 40,
+            [
+                new(1, 4242, "hevc", 1920, 1080, 60, 1500),
+                new(2, 4343, "h264", 1280, 720, 30, 900),
+            ]), [], GpuLxc.Api.HostAccess.NvmlTotals.Unknown),
+        ];
     }
 
     /// <summary>The seed host (GTX 760; its nvidia-smi reporting no session unless <paramref name="host"/> says otherwise) with the operator's limit.</summary>

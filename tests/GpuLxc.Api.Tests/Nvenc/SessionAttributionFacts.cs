@@ -35,4 +35,19 @@ public sealed class SessionAttributionFacts
         Assert.Null(await attribution.ContainerOfAsync(4343, CancellationToken.None));
         Assert.Null(await attribution.ContainerOfAsync(9999, CancellationToken.None));
     }
+
+    [Fact]
+    public async Task OwnerOfAsync_TellsAContainerTheHostAnEndedProcessAndAnUnreadableOne()
+    {
+        using var tree = new HostTree()
+            .WithFile("/proc/4242/cgroup", "0::/lxc.payload.jellyfin/system.slice/jellyfin.service\n")
+            .WithFile("/proc/4343/cgroup", "0::/system.slice/ffmpeg.service\n")
+            .WithDirectory("/proc/4444");
+        var attribution = new SessionAttribution(new HostFileSystem(Options.Create(new HostAccessOptions { Root = tree.Root })));
+
+        Assert.Equal(ProcessOwner.In("jellyfin"), await attribution.OwnerOfAsync(4242, CancellationToken.None));
+        Assert.Equal(ProcessOwner.Host, await attribution.OwnerOfAsync(4343, CancellationToken.None));
+        Assert.Equal(ProcessOwner.Unknown, await attribution.OwnerOfAsync(4444, CancellationToken.None));
+        Assert.Equal(ProcessOwner.Exited, await attribution.OwnerOfAsync(9999, CancellationToken.None));
+    }
 }
