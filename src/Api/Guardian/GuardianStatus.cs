@@ -69,7 +69,7 @@ public sealed record GuardianMemory(
         {
             return File.Exists(path) ? JsonSerializer.Deserialize<GuardianMemory>(File.ReadAllBytes(path), Json) : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
             return null;
         }

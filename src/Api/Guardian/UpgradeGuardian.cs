@@ -197,10 +197,15 @@ public sealed partial class UpgradeGuardian(
 
     private void Watch()
     {
-        foreach (var (path, subdirectories) in WatchedPaths.Where(p => files.DirectoryExists(p.Path)))
+        foreach (var (path, subdirectories) in WatchedPaths)
         {
             try
             {
+                if (!files.DirectoryExists(path))
+                {
+                    continue;
+                }
+
                 var watcher = new FileSystemWatcher(files.LocalPath(path)) { IncludeSubdirectories = subdirectories, NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite };
                 watcher.Created += (_, _) => _changed.TrySetResult();
                 watcher.Deleted += (_, _) => _changed.TrySetResult();
@@ -213,9 +218,10 @@ public sealed partial class UpgradeGuardian(
                     _watching.Add(path);
                 }
             }
-            catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException)
+            catch (Exception e)
             {
-                // inotify's limits reached, or a file system without it: the periodic check still covers the path.
+                // inotify's limits reached, a file system without it, or a host path that cannot be read: a watcher only
+                // makes the guardian faster, the periodic check still covers the path, and the service must not stop.
                 LogWatchFailed(logger, path, e.Message);
             }
         }
