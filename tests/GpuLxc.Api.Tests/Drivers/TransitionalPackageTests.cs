@@ -26,6 +26,7 @@ public sealed class TransitionalPackageTests
             .WithFile("/sys/module/nvidia/version", $"{Host590}\n");
         lab.Stub("modinfo", $"[ \"$2\" = version ] && echo {Host590}; exit 0")
             .Guest("apt-cache", $"cat <<'EOF'\n{Madison}\nEOF")
+            .Guest("dpkg-query", $"shift 3; for p in \"$@\"; do echo \"ii |$p|{Host590}-0ubuntu0.24.04.1\"; done")
             .Guest("apt-get", "touch \"$(dirname \"$0\")/../installed\"")
             .Guest("nvidia-smi", $"[ -f \"$(dirname \"$0\")/../installed\" ] && echo {Host590} || exit 9");
         using var factory = new GpuLxcApiFactory(lab.Host, ownsHost: false);

@@ -218,6 +218,7 @@ public sealed class UpgradeGuardianTests(ITestOutputHelper output) : IDisposable
             .WithFile("/sys/module/nvidia/version", $"{NewVersion}\n");
         _lab.Stub("modinfo", $"[ \"$2\" = version ] && echo {NewVersion}; exit 0")
             .Guest("apt-cache", $"cat <<'EOF'\n{Madison}\nEOF")
+            .Guest("dpkg-query", $"shift 3; for p in \"$@\"; do echo \"ii |$p|{NewVersion}-0ubuntu0.24.04.1\"; done")
             .Guest("apt-get", $"[ \"$1\" = install ] && printf '%s\\n' {NewVersion} > \"$(dirname \"$0\")/../guest-version\" && printf '%s' libnvidia-ml.so.{NewVersion} > \"$(dirname \"$0\")/../guest-link\"; exit 0");
     }
 
