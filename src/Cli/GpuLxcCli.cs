@@ -23,7 +23,7 @@ public static class GpuLxcCli
                                    ExitCodes.Help);
         root.Options.Add(Json);
         foreach (var command in InventoryCommands.Create(host).Concat(AttachmentCommands.Create(host)).Concat(DriverCommands.Create(host))
-                     .Concat(JobCommands.Create(host)).Concat(NvencCommands.Create(host)))
+                     .Concat(JobCommands.Create(host)).Concat(NvencCommands.Create(host)).Concat(EventCommands.Create(host)))
         {
             root.Subcommands.Add(command);
         }

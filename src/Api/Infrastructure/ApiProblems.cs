@@ -14,6 +14,7 @@ public static class ApiProblems
     {
         services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
             context.ProblemDetails.Instance ??= context.HttpContext.Request.Path);
+        AnyAcceptProblemWriter.Wrap(services);
         services.AddExceptionHandler<ApiExceptionHandler>();
         return services;
     }

@@ -166,4 +166,31 @@ public sealed class CliCommandTests
         Assert.Empty((await factory.CreateGpuLxcClient().GetNvencAsync()).Leases);
         Assert.Equal(ExitCodes.NotFound, again.ExitCode);
     }
+
+    [Fact]
+    public async Task EventsFollowsTheStreamFromAnIdAndPrintsOneEventALineWithJson()
+    {
+        using var lab = new DriverLab();
+        using var factory = new GpuLxcApiFactory(lab.Host);
+        var install = await CliRun.RunAsync(factory, "driver", "install", "host");
+        var job = Assert.Single(await factory.CreateGpuLxcClient().ListJobsAsync());
+
+        // The stream never ends by itself: the token stands in for Ctrl-C once the job's events had time to arrive.
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        var json = await CliRun.RunAsync(factory, null, stop.Token, "events", "--after", "0", "--type", "job.stateChanged", "--json");
+        using var stopHuman = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        var human = await CliRun.RunAsync(factory, null, stopHuman.Token, "events", "--after", "0");
+        var unknownType = await CliRun.RunAsync(factory, "events", "--type", "driver.exploded");
+
+        Assert.True(install.ExitCode == ExitCodes.Ok, install.ToString());
+        Assert.True(json.ExitCode == ExitCodes.Interrupted, json.ToString());
+        var events = json.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        Assert.NotEmpty(events);
+        Assert.All(events, e => Assert.Equal("job.stateChanged", e.GetProperty("type").GetString()));
+        Assert.All(events, e => Assert.Equal(job.Id, e.GetProperty("data").GetProperty("jobId").GetString()));
+        Assert.Equal("succeeded", events[^1].GetProperty("data").GetProperty("state").GetString());
+        Assert.Equal(events.Select(e => e.GetProperty("id").GetInt64()).Order(), events.Select(e => e.GetProperty("id").GetInt64()));
+        Assert.Contains("job.stateChanged", human.Out, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, unknownType.ExitCode);
+    }
 }

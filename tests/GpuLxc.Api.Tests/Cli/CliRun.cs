@@ -8,7 +8,11 @@ namespace GpuLxc.Api.Tests.Cli;
 public sealed record CliRun(int ExitCode, string Out, string Error)
 {
     /// <summary>Runs <paramref name="args"/> against <paramref name="factory"/>'s service with the admin key (or <paramref name="environment"/>'s settings).</summary>
-    public static async Task<CliRun> RunAsync(GpuLxcApiFactory factory, IReadOnlyDictionary<string, string>? environment = null, params string[] args)
+    public static Task<CliRun> RunAsync(GpuLxcApiFactory factory, IReadOnlyDictionary<string, string>? environment = null, params string[] args) =>
+        RunAsync(factory, environment, CancellationToken.None, args);
+
+    /// <summary>As above, with <paramref name="cancellationToken"/> standing in for Ctrl-C.</summary>
+    public static async Task<CliRun> RunAsync(GpuLxcApiFactory factory, IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken, params string[] args)
     {
         var variables = environment ?? new Dictionary<string, string> { ["GPULXC_URL"] = "http://localhost", ["GPULXC_KEY"] = TestKeys.Admin };
         using var stdout = new StringWriter();
@@ -21,7 +25,7 @@ public sealed record CliRun(int ExitCode, string Out, string Error)
             ConfigFiles = [],
             Handler = factory.Server.CreateHandler(),
         };
-        var exitCode = await GpuLxcCli.RunAsync(args, host);
+        var exitCode = await GpuLxcCli.RunAsync(args, host, cancellationToken);
         return new CliRun(exitCode, stdout.ToString(), stderr.ToString());
     }
 

@@ -54,6 +54,23 @@ public sealed class ProblemResponseTests
         Assert.Contains(factory.Logs, line => line.Contains("Unhandled exception", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("text/event-stream", "/api/v1/events?types=driver.exploded", HttpStatusCode.BadRequest)]
+    [InlineData("text/plain", "/api/v1/containers/0", HttpStatusCode.BadRequest)]
+    [InlineData("text/html", "/api/v1/gpus/GPU-00000000-0000-0000-0000-000000000000", HttpStatusCode.NotFound)]
+    public async Task AnErrorIsProblemJsonWhateverTheAcceptHeaderAsksFor(string accept, string path, HttpStatusCode status)
+    {
+        using var factory = new GpuLxcApiFactory();
+        using var http = factory.CreateKeyedClient(TestKeys.Admin);
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+        request.Headers.TryAddWithoutValidation("Accept", accept);
+
+        using var response = await http.SendAsync(request);
+
+        var problem = await AssertProblemAsync(response, status);
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
+    }
+
     [Fact]
     public async Task HealthEndpointsAnswerWithoutAKey()
     {
