@@ -126,6 +126,16 @@ public static partial class StartupFailure
             return null;
         }
 
+        // The configuration binder's own refusal ("Failed to convert configuration value 'abc' at 'GpuLxc:Jobs:Workers'
+        // to type 'System.Int32'") is a configuration error like a failed validation: one line, and no restart loop.
+        if (only is InvalidOperationException && only.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+        {
+            var value = ConfigurationValue().Match(only.Message);
+            return (ConfigurationExitCode, value.Success
+                ? $"Invalid configuration: {value.Groups["key"].Value} is '{value.Groups["value"].Value}', which is not {Expected(value.Groups["type"].Value)}."
+                : "Invalid configuration: " + only.Message);
+        }
+
         if (only is IOException && Causes(only).Any(inner => inner is AddressInUseException))
         {
             var address = KestrelBindFailure().Match(only.Message);
@@ -191,4 +201,16 @@ public static partial class StartupFailure
     {
         public volatile bool Starting;
     }
+
+    private static string Expected(string type) => type switch
+    {
+        _ when type.Contains("Int", StringComparison.Ordinal) => "a whole number",
+        _ when type.Contains("Double", StringComparison.Ordinal) || type.Contains("Decimal", StringComparison.Ordinal) => "a number",
+        _ when type.Contains("Boolean", StringComparison.Ordinal) => "true or false",
+        _ when type.Contains("TimeSpan", StringComparison.Ordinal) => "a time span (hh:mm:ss)",
+        _ => "a value of the kind this setting takes",
+    };
+
+    [GeneratedRegex(@"^Failed to convert configuration value '(?<value>[^']*)' at '(?<key>[^']+)' to type '(?<type>[^']+)'")]
+    private static partial Regex ConfigurationValue();
 }

@@ -22,6 +22,18 @@ public sealed class StartupFailureFacts
     }
 
     [Fact]
+    public void Explain_IsAConfigurationErrorOnOneLine_WhenTheBinderCannotConvertASetting()
+    {
+        var failed = new InvalidOperationException("Failed to convert configuration value 'abc' at 'GpuLxc:Jobs:Workers' to type 'System.Int32'.",
+            new FormatException("abc is not a valid value for Int32."));
+
+        var (exitCode, message) = StartupFailure.Explain(failed, DataDir)!.Value;
+
+        Assert.Equal(StartupFailure.ConfigurationExitCode, exitCode);
+        Assert.Equal("Invalid configuration: GpuLxc:Jobs:Workers is 'abc', which is not a whole number.", message);
+    }
+
+    [Fact]
     public void Explain_NamesKestrelsAddress_WhenTheAddressIsInUse()
     {
         var failed = new IOException("Failed to bind to address http://[::1]:5080: address already in use.", new AddressInUseException("Address already in use"));
