@@ -72,7 +72,8 @@ public sealed class AuthMatrixTests
 
         foreach (var route in ApiRoutes(factory))
         {
-            using var response = await http.SendAsync(route.ToRequest());
+            // Headers only: the events route answers with a stream that never ends by itself.
+            using var response = await http.SendAsync(route.ToRequest(), HttpCompletionOption.ResponseHeadersRead);
 
             Assert.NotEqual(HttpStatusCode.Unauthorized, response.StatusCode);
             Assert.NotEqual(HttpStatusCode.Forbidden, response.StatusCode);
