@@ -9,5 +9,5 @@ public static class ApiV1
     /// of that and, when it takes a body, what a body can be refused with.
     /// </summary>
     public static RouteGroupBuilder MapApiV1(this IEndpointRouteBuilder app) =>
-        app.MapGroup("/api/v1").RequireApiKeyScopes().DeclareRequestProblems();
+        app.MapGroup("/api/v1").RequireApiKeyScopes().DeclareRequestProblems().RefuseUnknownQueryParameters();
 }

@@ -29,6 +29,7 @@ public static class RequestProblems
     /// </summary>
     public static IReadOnlyDictionary<int, string> AnyOperation { get; } = new Dictionary<int, string>
     {
+        [StatusCodes.Status400BadRequest] = UnknownQueryParameters.When,
         [StatusCodes.Status405MethodNotAllowed] = "a method the path has no operation for (`Allow` lists those it has)",
         [StatusCodes.Status413PayloadTooLarge] = $"a request body over {GpuLxcDefaults.MaxRequestBodyBytes / 1024 / 1024} MiB",
         [StatusCodes.Status500InternalServerError] = "an unexpected failure (quote its `traceId`; the cause is in the service's log)",
