@@ -29,12 +29,27 @@ public sealed class CliHost
     /// <summary>The process's own console, environment and network.</summary>
     public static CliHost FromProcess()
     {
-        var interactive = !Console.IsInputRedirected && !Console.IsOutputRedirected;
+        var interactive = !System.Console.IsInputRedirected && !System.Console.IsOutputRedirected;
         return new CliHost
         {
-            Out = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) }),
-            Error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }),
+            Out = ConsoleOn(System.Console.Out, System.Console.IsOutputRedirected),
+            Error = ConsoleOn(System.Console.Error, System.Console.IsErrorRedirected),
             Interactive = interactive,
         };
+    }
+
+    /// <summary>
+    /// A console on <paramref name="writer"/>. Redirected output (a pipe, a file) has no width: Spectre would wrap it
+    /// at 80 columns, breaking diff lines and job ids that a script greps, so it gets room for the longest line.
+    /// </summary>
+    private static IAnsiConsole ConsoleOn(TextWriter writer, bool redirected)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer) });
+        if (redirected)
+        {
+            console.Profile.Width = 4096;
+        }
+
+        return console;
     }
 }
