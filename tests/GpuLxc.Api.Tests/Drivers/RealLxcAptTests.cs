@@ -8,7 +8,7 @@ namespace GpuLxc.Api.Tests.Drivers;
 /// <summary>
 /// Guest installs of exactly the host's version, driven through GpuLxc's API and jobs with the LXC backend, into real
 /// Debian 12 containers running real apt 2.6 against stand-in packages (<see cref="RealAptGuests"/>). The Debian graph
-/// copies the control files of Debian 12's nvidia-graphics-drivers 535.261.03-1 (the case README's table). The Ubuntu
+/// copies the control files of Debian 12's nvidia-graphics-drivers 535.261.03-1 (the table in the field case `real-apt-debian`, shared/cases/real-apt-debian/README.md). The Ubuntu
 /// graph was not read from a real Ubuntu archive; it assumes what Ubuntu's packages are known to do: branch-suffixed
 /// names (<c>libnvidia-compute-550</c>) built from <c>nvidia-graphics-drivers-BRANCH</c>, <c>-server</c> twins from
 /// their own source, every branch's packages providing and conflicting with the unsuffixed virtual name (so one branch
