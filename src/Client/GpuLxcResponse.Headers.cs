@@ -5,7 +5,7 @@ namespace GpuLxc.Client;
 /// <summary>
 /// The headers a GpuLxc answer carries besides its body, read from <see cref="GpuLxcResponse.Headers"/>. The
 /// operations that set them answer with a <see cref="GpuLxcResponse{TResult}"/> (the attachment's
-/// <c>GetAttachment</c>, <c>AttachGpu</c>, <c>DetachGpu</c>, and the four that start a job); the others return their
+/// <c>GetAttachment</c>, <c>AttachGpu</c>, <c>DetachGpu</c>, and the POSTs that start a job); the others return their
 /// body alone.
 /// </summary>
 public partial class GpuLxcResponse

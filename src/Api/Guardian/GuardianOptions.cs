@@ -57,7 +57,9 @@ public sealed class GuardianOptions
 
     internal static T? Parse<T>(string value)
         where T : struct, Enum =>
-        Enum.TryParse<T>(value.Trim(), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !int.TryParse(value, out _) ? parsed : null;
+        !value.Contains(',', StringComparison.Ordinal) && !int.TryParse(value, out _) && Enum.TryParse<T>(value.Trim(), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
+            ? parsed
+            : null;
 }
 
 /// <summary>Refuses a policy, a repair or an interval the guardian would misread; each failure names the setting and what it may be.</summary>

@@ -42,7 +42,7 @@ public sealed class StagedKernelTests : IDisposable
         var before = (await client.GetDiagnosticsAsync()).Checks.Single(c => c.Id == "staged-kernel-modules");
         var guardian = await UpgradeGuardianTests.FirstCheckAsync(client);
         var byGuardian = (await client.ListJobsAsync(kind: JobKind.KernelModuleBuild)).Where(j => j.RequestedBy == "guardian").ToList();
-        var job = await DriverLab.WaitAsync(client, (await client.BuildKernelModuleAsync(new KernelModuleBuildRequest { Kernel = Staged })).Id);
+        var job = await DriverLab.WaitAsync(client, (await client.BuildKernelModuleAsync(new KernelModuleBuildRequest { Kernel = Staged })).Result.Id);
         var after = (await client.GetDiagnosticsAsync()).Checks.Single(c => c.Id == "staged-kernel-modules");
 
         Assert.Equal(CheckStatus.Fail, before.Status);

@@ -13,6 +13,7 @@ public sealed class StartupValidationTests
     [InlineData("GpuLxc:Jobs:Storage", "mysql", "GpuLxc:Jobs:Storage is 'mysql': use 'sqlite' (default) or 'postgres'.")]
     [InlineData("GpuLxc:Guardian:Policy", "always", "GpuLxc:Guardian:Policy is 'always': use 'auto', 'notify' (default) or 'off'.")]
     [InlineData("GpuLxc:Guardian:Policy", "1", "GpuLxc:Guardian:Policy is '1': use 'auto', 'notify' (default) or 'off'.")]
+    [InlineData("GpuLxc:Guardian:Policy", "auto,notify", "GpuLxc:Guardian:Policy is 'auto,notify': use 'auto', 'notify' (default) or 'off'.")]
     [InlineData("GpuLxc:Guardian:CheckSeconds", "0", "GpuLxc:Guardian:CheckSeconds is 0: use 1 to 3600 (default 30).")]
     [InlineData("GpuLxc:Guardian:HostUserspace", "reboot", "GpuLxc:Guardian:HostUserspace is 'reboot': use 'leave' (default), 'stopped' or 'restart'.")]
     [InlineData("GpuLxc:Auth:ApiKeys:admin:Scopes", "root", "GpuLxc:Auth:ApiKeys:admin:Scopes must list one or more of read, sessions, admin (unknown: root).")]
