@@ -9,10 +9,22 @@ namespace GpuLxc.Api.Infrastructure;
 /// 0700 and what lies in it 0600 (directories 0700), tightened at every start for state an older version or another
 /// tool left wider. The process umask is left alone on purpose: host commands inherit it, and apt or dpkg run with
 /// 077 would install files nobody else can read.
+/// <para>
+/// One process owns it at a time: an exclusive <c>flock(2)</c> on <c>&lt;DataDir&gt;/gpulxc.lock</c>, held from
+/// construction until <see cref="Dispose"/> (the kernel drops it when the process dies, so a crash leaves nothing to
+/// clean up). Two services on one data dir would run each queued job twice, store each event twice and race on the
+/// configs' backups; the second one is refused at start instead.
+/// </para>
 /// </summary>
-public sealed class DataDirectory
+public sealed class DataDirectory : IDisposable
 {
     public const string ConfigKey = "GpuLxc:DataDir";
+
+    /// <summary>The file whose lock says which process owns the directory; never deleted (deleting it would let a
+    /// second process lock a new file while the first still holds the old one).</summary>
+    public const string LockFileName = "gpulxc.lock";
+
+    private readonly FileStream _lock;
 
     /// <summary>rwx for the owner only.</summary>
     public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
@@ -20,12 +32,17 @@ public sealed class DataDirectory
     /// <summary>rw for the owner only.</summary>
     public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    /// <summary>Creates the directory (and its parents) when missing and makes it and everything in it the owner's alone.</summary>
-    /// <exception cref="IOException">The directory cannot be created or its modes cannot be set.</exception>
+    /// <summary>
+    /// Creates the directory (and its parents) when missing, takes its lock, and makes it and everything in it the
+    /// owner's alone.
+    /// </summary>
+    /// <exception cref="IOException">The directory cannot be created or its modes cannot be set, or another process
+    /// (another GpuLxc) holds its lock; the message names the directory.</exception>
     public DataDirectory(string path)
     {
         Path = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(Path, DirectoryMode);
+        _lock = Lock(File(LockFileName));
         Tighten(new DirectoryInfo(Path));
     }
 
@@ -61,6 +78,23 @@ public sealed class DataDirectory
         var path = File(name);
         Directory.CreateDirectory(path, DirectoryMode);
         return path;
+    }
+
+    /// <summary>Releases the directory's lock; another process may take it from then on.</summary>
+    public void Dispose() => _lock.Dispose();
+
+    private static FileStream Lock(string path)
+    {
+        try
+        {
+            // FileShare.None is flock(LOCK_EX | LOCK_NB) on Linux: it fails at once rather than wait for the owner.
+            return new FileStream(path, new FileStreamOptions { Mode = System.IO.FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, UnixCreateMode = FileMode });
+        }
+        catch (IOException e) when (System.IO.File.Exists(path))
+        {
+            throw new IOException(
+                $"another process holds {path}: another GpuLxc uses this data directory. Stop it, or give this one its own {ConfigKey}.", e);
+        }
     }
 
     private static void Tighten(DirectoryInfo directory)
@@ -106,7 +140,9 @@ public static class DataDirectoryExtensions
     public static IServiceCollection AddDataDirectory(this IServiceCollection services, IConfiguration configuration)
     {
         var dataDirectory = new DataDirectory(DataDirectory.ResolvePath(configuration));
-        services.AddSingleton(dataDirectory);
+        // Registered through a factory so that the container disposes it (an instance handed over as such is not):
+        // a stopped service, or a test host, gives the lock back.
+        services.AddSingleton(_ => dataDirectory);
         // ASP.NET Core's data protection keys (they sign the dashboard's anti-forgery tokens) stay with the rest of the
         // service's state, not in root's home, in a 0700 directory of a 0700 directory. They are not encrypted at rest:
         // Linux has no DPAPI, and a key to encrypt them with would lie beside them; the file modes are the protection.

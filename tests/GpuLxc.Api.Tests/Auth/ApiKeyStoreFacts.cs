@@ -9,7 +9,11 @@ public sealed class ApiKeyStoreFacts : IDisposable
 {
     private readonly DataDirectory _dataDirectory = new(Directory.CreateTempSubdirectory("gpulxc-keys-").FullName);
 
-    public void Dispose() => Directory.Delete(_dataDirectory.Path, recursive: true);
+    public void Dispose()
+    {
+        _dataDirectory.Dispose();
+        Directory.Delete(_dataDirectory.Path, recursive: true);
+    }
 
     [Fact]
     public void Find_ReturnsTheNamedIdentityAndScopes_WhenTheKeyIsConfigured()
@@ -74,7 +78,7 @@ public sealed class ApiKeyStoreFacts : IDisposable
 
         var key = File.ReadAllText(_dataDirectory.File(ApiKeyStore.GeneratedKeyFileName)).Trim();
         Assert.All(stores, store => Assert.NotNull(store.Find(key)));
-        Assert.Single(Directory.GetFiles(_dataDirectory.Path));
+        Assert.Single(Directory.GetFiles(_dataDirectory.Path), file => Path.GetFileName(file) != DataDirectory.LockFileName);
     }
 
     [Fact]

@@ -11,7 +11,11 @@ public sealed class EventStoreFacts : IDisposable
 
     public EventStoreFacts() => _store = new EventStore(new GpuLxcDatabase(_dataDirectory));
 
-    public void Dispose() => Directory.Delete(_dataDirectory.Path, recursive: true);
+    public void Dispose()
+    {
+        _dataDirectory.Dispose();
+        Directory.Delete(_dataDirectory.Path, recursive: true);
+    }
 
     [Fact]
     public async Task LastId_RemembersTheLargestIdEverStored_WhenRetentionDeletedEveryRow()

@@ -76,7 +76,11 @@ public sealed class GpuLxcDatabaseFacts : IDisposable
 
     private readonly DataDirectory _dataDirectory = new(Directory.CreateTempSubdirectory("gpulxc-db-").FullName);
 
-    public void Dispose() => Directory.Delete(_dataDirectory.Path, recursive: true);
+    public void Dispose()
+    {
+        _dataDirectory.Dispose();
+        Directory.Delete(_dataDirectory.Path, recursive: true);
+    }
 
     [Fact]
     public async Task OpenAsync_CreatesEveryTableAtTheCurrentVersion_WhenTheFileIsNew()

@@ -51,6 +51,21 @@ public sealed class StartupFailureTests : IDisposable
         AssertOneLine(run, $"Cannot use the data directory {dataDir} (GpuLxc:DataDir): ");
     }
 
+    [Fact]
+    public void ASecondInstanceOnADataDirInUseExitsWithTheConfigurationCodeAndChangesNothingInIt()
+    {
+        var dataDir = Path.Join(_work, "shared-data");
+        using var owner = new DataDirectory(dataDir);
+        var before = Directory.GetFileSystemEntries(dataDir, "*", SearchOption.AllDirectories).Order().ToArray();
+
+        var run = Start(new() { ["Urls"] = "http://127.0.0.1:5153", ["GpuLxc__DataDir"] = dataDir });
+
+        Assert.Equal(StartupFailure.ConfigurationExitCode, run.ExitCode);
+        var line = AssertOneLine(run, $"Cannot use the data directory {dataDir} (GpuLxc:DataDir): ");
+        Assert.Contains("another GpuLxc uses this data directory", line, StringComparison.Ordinal);
+        Assert.Equal(before, Directory.GetFileSystemEntries(dataDir, "*", SearchOption.AllDirectories).Order().ToArray());
+    }
+
     public void Dispose()
     {
         _host.Dispose();
