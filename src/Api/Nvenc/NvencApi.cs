@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using FluentValidation;
 using GpuLxc.Api.Auth;
 using GpuLxc.Api.Containers;
+using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Infrastructure;
 using GpuLxc.Api.Inventory;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -26,7 +27,8 @@ public static partial class NvencApi
             .WithDescription("201 with the lease, or 429 with Retry-After when the budget is full. With `waitSeconds` the request " +
                              "waits in FIFO order for a slot instead. Leases lapse at `expiresAt` unless renewed.")
             .WithValidation<LeaseRequest>()
-            .Problems(NvencProblems.NoEncoder, NvencProblems.NoSuchGpu, NvencProblems.BudgetFull);
+            .Problems(NvencProblems.NoEncoder, NvencProblems.NoSuchGpu, NvencProblems.UnknownContainer, ContainerProblems.NoBackend,
+                ContainerProblems.InvalidId, NvencProblems.BudgetFull);
         leases.MapGet("/{leaseId}", GetLeaseAsync).WithName("GetLease").WithSummary("One active lease")
             .Problems(NvencProblems.LeaseNotFound);
         leases.MapPut("/{leaseId}", RenewLeaseAsync).WithName("RenewLease")
@@ -43,8 +45,19 @@ public static partial class NvencApi
     public static async Task<Ok<NvencStatus>> GetNvencAsync(NvencGuard guard, CancellationToken cancellationToken) =>
         TypedResults.Ok(await guard.StatusAsync(cancellationToken));
 
-    public static async Task<Created<Lease>> AcquireLeaseAsync(LeaseRequest request, NvencGuard guard, Caller caller, CancellationToken cancellationToken)
+    public static async Task<Created<Lease>> AcquireLeaseAsync(
+        LeaseRequest request, NvencGuard guard, ContainerDirectory containers, IHostFileSystem files, Caller caller, CancellationToken cancellationToken)
     {
+        if (request.ContainerId is { } containerId)
+        {
+            // A lease for a container that is not there would hold a slot no observed session can ever be matched to.
+            var backend = containers.BackendFor(containerId);
+            if (!files.FileExists(backend.ConfigPath(containerId)))
+            {
+                throw NvencProblems.NoContainer(containerId, backend.ConfigPath(containerId));
+            }
+        }
+
         var outcome = await guard.AcquireAsync(request, caller.KeyName, cancellationToken);
         return outcome.Lease is { } lease
             ? TypedResults.Created($"/api/v1/nvenc/leases/{lease.Id}", lease)

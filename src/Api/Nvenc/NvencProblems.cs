@@ -18,7 +18,17 @@ public static class NvencProblems
     /// <summary>The lease asks for a GPU that has no NVENC budget.</summary>
     public static readonly ApiProblem NoSuchGpu = new(StatusCodes.Status409Conflict, "urn:gpulxc:problem:no-such-nvenc-gpu", "No such NVENC GPU.");
 
+    /// <summary>The lease names a container the host does not have: its sessions could never be matched to it.</summary>
+    public static readonly ApiProblem UnknownContainer = new(StatusCodes.Status409Conflict, "urn:gpulxc:problem:lease-for-unknown-container", "No such container on this host.");
+
     public static readonly ApiProblem NoEncoder = new(StatusCodes.Status409Conflict, "urn:gpulxc:problem:no-nvenc-encoder", "This host has no NVENC encoder.");
+
+    public static ProblemException NoContainer(string containerId, string configPath) =>
+        new(UnknownContainer, $"There is no container '{containerId}' on this host ({configPath} does not exist), so no encode could run in it.",
+            "Name a container GET /api/v1/containers lists, or leave containerId out for an encode on the host.")
+        {
+            Errors = { ["containerId"] = [$"containerId '{containerId}' is not a container of this host."] },
+        };
 
     public static ProblemException NoSuchLease(string leaseId) =>
         LeaseNotFound.With($"Lease '{leaseId}' does not exist, expired or was released. Acquire a new one.");

@@ -186,6 +186,21 @@ public sealed class NvencApiTests
     }
 
     [Fact]
+    public async Task ALeaseForAContainerTheHostDoesNotHaveIsRefusedAndHoldsNoSlot()
+    {
+        using var factory = Guarded(limit: 5);
+        var client = new GpuLxcClient(factory.CreateKeyedClient(TestKeys.Sessions));
+
+        var refused = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() => client.AcquireLeaseAsync(new LeaseRequest { Holder = "ghost", ContainerId = "999" }));
+        var status = await factory.CreateGpuLxcClient().GetNvencAsync();
+
+        Assert.Equal(409, refused.StatusCode);
+        Assert.Equal("urn:gpulxc:problem:lease-for-unknown-container", refused.Result.Type);
+        Assert.Contains("/etc/pve/lxc/999.conf", refused.Result.Detail, StringComparison.Ordinal);
+        Assert.Empty(status.Leases);
+    }
+
+    [Fact]
     public async Task APerContainerQuotaCapsThatContainersLeases()
     {
         using var factory = Guarded(limit: 5);
@@ -336,11 +351,14 @@ public sealed class NvencApiTests
         ];
     }
 
+    /// <summary>The containers the NVENC tests lease for: a lease must name a container the host has.</summary>
+    internal static readonly string[] LeaseContainers = ["101", "102", "103", "104", "105"];
+
     /// <summary>The seed host (GTX 760; its nvidia-smi reporting no session unless <paramref name="host"/> says otherwise) with the operator's limit.</summary>
     internal static GpuLxcApiFactory Guarded(int limit, ManualTimeProvider? clock = null, HostTree? host = null)
     {
-        var factory = new GpuLxcApiFactory(host ?? HostFixtures.Seed().WithCommand("nvidia-smi",
-            $"echo '0, {HostFixtures.SeedUuid}, GeForce GTX 760, 00000000:03:00.0, 418.152.00, 80.04.C3.00.0F, 0, 0, 0, 0'"));
+        var factory = new GpuLxcApiFactory((host ?? HostFixtures.Seed().WithCommand("nvidia-smi",
+            $"echo '0, {HostFixtures.SeedUuid}, GeForce GTX 760, 00000000:03:00.0, 418.152.00, 80.04.C3.00.0F, 0, 0, 0, 0'")).WithContainers(LeaseContainers));
         factory.Settings["GpuLxc:Nvenc:LimitOverride"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (clock is not null)
         {

@@ -104,7 +104,7 @@ public sealed class NvencHolderTests
     /// <summary>The service over <paramref name="host"/> with <paramref name="nvml"/>; <paramref name="limit"/> null keeps the driver table's.</summary>
     internal static GpuLxcApiFactory Over(HostTree host, EncoderNvml nvml, int? limit = null)
     {
-        var factory = new GpuLxcApiFactory(host) { ConfigureServices = services => services.AddSingleton<GpuLxc.Api.HostAccess.INvml>(nvml) };
+        var factory = new GpuLxcApiFactory(host.WithContainers(NvencApiTests.LeaseContainers)) { ConfigureServices = services => services.AddSingleton<GpuLxc.Api.HostAccess.INvml>(nvml) };
         if (limit is { } configured)
         {
             factory.Settings["GpuLxc:Nvenc:LimitOverride"] = configured.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -174,6 +174,17 @@ public sealed class HostTree : IDisposable
         return SetStatus(vmid, status);
     }
 
+    /// <summary>A plain Proxmox config for each of <paramref name="vmids"/> that has none yet (the containers leases and encodes name).</summary>
+    public HostTree WithContainers(params string[] vmids)
+    {
+        foreach (var vmid in vmids.Where(id => !File.Exists(PathOf($"/etc/pve/lxc/{id}.conf"))))
+        {
+            WithContainer(vmid, $"arch: amd64\nhostname: ct{vmid}\nostype: debian\nunprivileged: 1\n", "running");
+        }
+
+        return this;
+    }
+
     public HostTree SetStatus(string vmid, string status)
     {
         Directory.CreateDirectory(Path.Join(BinDir, "pct-state"));
