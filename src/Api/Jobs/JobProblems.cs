@@ -13,7 +13,10 @@ public static class JobProblems
     /// <summary>A job the requested one conflicts with is queued or running; the answer names it in <c>jobId</c> and <c>Location</c>.</summary>
     public static readonly ApiProblem Conflict = new(StatusCodes.Status409Conflict, "urn:gpulxc:problem:job-conflict", "Another job is working on this target.");
 
-    public static ProblemException NoSuchJob(string jobId) => NotFound.With($"There is no job '{jobId}'. GET /api/v1/jobs lists them.");
+    /// <summary>404; the id is quoted only when it has the form of one GpuLxc issues, so no control character or markup a
+    /// caller sent is echoed into a log or a page that shows the detail.</summary>
+    public static ProblemException NoSuchJob(string jobId) => NotFound.With(
+        $"There is no job {IssuedIds.Quote(jobId)}. GET /api/v1/jobs lists them.");
 
     /// <summary>409 naming the queued or running job that the request conflicts with, with its location.</summary>
     public static ProblemException ConflictWith(JobConflictException conflict)

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -118,7 +117,7 @@ public static partial class JobsApi
         return services;
     }
 
-    private static bool IsJobId(string jobId) => JobIdPattern().IsMatch(jobId);
+    private static bool IsJobId(string jobId) => IssuedIds.IsWellFormed(jobId);
 
     /// <summary>Parses a camelCase enum name (as the API writes them); null and empty mean no filter.</summary>
     private static bool TryParse<T>(string? text, out T? value)
@@ -143,7 +142,4 @@ public static partial class JobsApi
         [FromQuery(Name = "kind")] string? Kind,
         [FromQuery(Name = "target")] string? Target,
         [FromQuery(Name = "limit")] int? Limit);
-
-    [GeneratedRegex("^[0-9a-f]{32}\\z")]
-    private static partial Regex JobIdPattern();
 }

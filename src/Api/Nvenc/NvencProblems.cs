@@ -31,7 +31,7 @@ public static class NvencProblems
         };
 
     public static ProblemException NoSuchLease(string leaseId) =>
-        LeaseNotFound.With($"Lease '{leaseId}' does not exist, expired or was released. Acquire a new one.");
+        LeaseNotFound.With($"Lease {IssuedIds.Quote(leaseId)} does not exist, expired or was released. Acquire a new one.");
 
     /// <summary>429 with <c>Retry-After</c> and <c>retryAfterSeconds</c>: when the earliest lease of the budget lapses.</summary>
     public static ProblemException BudgetFullFor(string? refusal, int retryAfterSeconds) => new(BudgetFull, refusal)
