@@ -132,7 +132,7 @@ public static partial class StartupFailure
         {
             var value = ConfigurationValue().Match(only.Message);
             return (ConfigurationExitCode, value.Success
-                ? $"Invalid configuration: {value.Groups["key"].Value} is '{value.Groups["value"].Value}', which is not {Expected(value.Groups["type"].Value)}."
+                ? $"Invalid configuration: {value.Groups["key"].Value} is '{value.Groups["value"].Value}', which is {Unfit(value.Groups["value"].Value, value.Groups["type"].Value)}."
                 : "Invalid configuration: " + only.Message);
         }
 
@@ -201,6 +201,22 @@ public static partial class StartupFailure
     {
         public volatile bool Starting;
     }
+
+    /// <summary>Why the binder refused <paramref name="value"/>: a whole number too large for the setting is out of
+    /// range, not "not a whole number".</summary>
+    private static string Unfit(string value, string type) =>
+        type.Contains("Int", StringComparison.Ordinal) && System.Numerics.BigInteger.TryParse(value.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out _)
+            ? $"out of range (a whole number from {Range(type)})"
+            : "not " + Expected(type);
+
+    private static string Range(string type) => type switch
+    {
+        _ when type.Contains("UInt64", StringComparison.Ordinal) => $"0 to {ulong.MaxValue}",
+        _ when type.Contains("Int64", StringComparison.Ordinal) => $"{long.MinValue} to {long.MaxValue}",
+        _ when type.Contains("UInt32", StringComparison.Ordinal) => $"0 to {uint.MaxValue}",
+        _ when type.Contains("Int16", StringComparison.Ordinal) => $"{short.MinValue} to {short.MaxValue}",
+        _ => $"{int.MinValue} to {int.MaxValue}",
+    };
 
     private static string Expected(string type) => type switch
     {

@@ -34,6 +34,18 @@ public sealed class StartupFailureFacts
     }
 
     [Fact]
+    public void Explain_SaysOutOfRange_WhenAWholeNumberIsTooLargeForTheSetting()
+    {
+        var failed = new InvalidOperationException("Failed to convert configuration value '99999999999' at 'GpuLxc:Jobs:Workers' to type 'System.Int32'.",
+            new OverflowException("Value was either too large or too small for an Int32."));
+
+        var (exitCode, message) = StartupFailure.Explain(failed, DataDir)!.Value;
+
+        Assert.Equal(StartupFailure.ConfigurationExitCode, exitCode);
+        Assert.Equal("Invalid configuration: GpuLxc:Jobs:Workers is '99999999999', which is out of range (a whole number from -2147483648 to 2147483647).", message);
+    }
+
+    [Fact]
     public void Explain_NamesKestrelsAddress_WhenTheAddressIsInUse()
     {
         var failed = new IOException("Failed to bind to address http://[::1]:5080: address already in use.", new AddressInUseException("Address already in use"));
