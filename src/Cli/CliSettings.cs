@@ -15,7 +15,8 @@ public sealed record CliSettings(Uri Url, string Key, string Source)
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
     /// <summary>Resolves the settings.</summary>
-    /// <exception cref="CliUsageException">No key anywhere, a URL that is not absolute http(s), or a config file that is not valid JSON.</exception>
+    /// <exception cref="CliUsageException">No key anywhere, a URL that is not absolute http(s), a <c>GPULXC_CONFIG</c> that names
+    /// no file, or a config file that is not valid JSON.</exception>
     public static CliSettings Resolve(CliHost host)
     {
         var (file, path) = ReadConfig(host);
@@ -39,6 +40,14 @@ public sealed record CliSettings(Uri Url, string Key, string Source)
 
     private static (ConfigFile? File, string? Path) ReadConfig(CliHost host)
     {
+        // A file named on purpose that is not there is a mistake to report, not a reason to fall back to another
+        // file (and perhaps another service) without a word.
+        if (host.Environment("GPULXC_CONFIG") is { Length: > 0 } named && !File.Exists(named))
+        {
+            throw new CliUsageException($"GPULXC_CONFIG names {named}, which does not exist (or is not a file).",
+                "Point GPULXC_CONFIG at the config file, or unset it to use ~/.config/gpulxc/config.json or /etc/gpulxc/cli.json.");
+        }
+
         foreach (var path in ConfigPaths(host))
         {
             if (!File.Exists(path))

@@ -76,6 +76,7 @@ public sealed class CliCommandTests
         var missing = await CliRun.RunAsync(factory, "jobs", "show", new string('a', 32), "--json");
         var noKey = await CliRun.RunAsync(factory, new Dictionary<string, string> { ["GPULXC_URL"] = "http://localhost" }, "host");
         var wrongKey = await CliRun.RunAsync(factory, new Dictionary<string, string> { ["GPULXC_URL"] = "http://localhost", ["GPULXC_KEY"] = "not-a-key-of-this-service" }, "host");
+        var noConfig = await CliRun.RunAsync(factory, new Dictionary<string, string> { ["GPULXC_CONFIG"] = "/nonexistent/gpulxc.json", ["GPULXC_KEY"] = TestKeys.Admin }, "host");
 
         Assert.Equal(ExitCodes.Usage, noContainer.ExitCode);
         Assert.Equal(ExitCodes.Usage, badState.ExitCode);
@@ -86,6 +87,8 @@ public sealed class CliCommandTests
         Assert.Equal(ExitCodes.Usage, noKey.ExitCode);
         Assert.Contains("GPULXC_KEY", noKey.Error, StringComparison.Ordinal);
         Assert.Equal(ExitCodes.Unauthorized, wrongKey.ExitCode);
+        Assert.Equal(ExitCodes.Usage, noConfig.ExitCode);
+        Assert.Contains("GPULXC_CONFIG names /nonexistent/gpulxc.json, which does not exist", noConfig.Error, StringComparison.Ordinal);
     }
 
     [Fact]
