@@ -11,9 +11,9 @@ public static class AttachmentCommands
     {
         var container = new Argument<string>("container") { Description = "The container: a Proxmox vmid or an LXC name" };
         var gpus = new Option<string[]>("--gpu") { Description = "A GPU to attach (UUID, PCI address or index); repeat for more; default every GPU", AllowMultipleArgumentsPerToken = false };
-        var mode = new Option<AttachmentMode?>("--mode") { Description = "auto (default), raw (lxc.cgroup2 + mount entries) or dev (Proxmox devN)" };
-        var userspace = new Option<UserspaceSource?>("--userspace") { Description = "installed (default: the container has its own driver) or host (bind the host's files)" };
-        var capabilities = new Option<DriverCapability[]>("--capability") { Description = "With --userspace host: utility, compute, video, graphics; repeat for more" };
+        var mode = CliOptions.Choice<AttachmentMode>("--mode", "an attachment mode", "auto (default; dev where Proxmox has it), raw (lxc.cgroup2 + mount entries) or dev (Proxmox devN)");
+        var userspace = CliOptions.Choice<UserspaceSource>("--userspace", "a userspace source", "installed (default: the container has its own driver) or host (bind the host's files)");
+        var capabilities = CliOptions.Choices<DriverCapability>("--capability", "a driver capability", "With --userspace host, what to bind");
         var dryRun = new Option<bool>("--dry-run") { Description = "Show the plan and the diff; write nothing" };
         var restart = new Option<bool>("--restart") { Description = "Restart the container if it runs, so that the change takes effect" };
         var ifMatch = new Option<string?>("--if-match") { Description = "Write only if the config's ETag is still this one (else exit 3)" };

@@ -15,7 +15,7 @@ public static class EventCommands
 {
     public static IEnumerable<Command> Create(CliHost host)
     {
-        var after = new Option<long?>("--after") { Description = "Start after this event id (the events stored since then come first)" };
+        var after = CliOptions.Number("--after", "Start after this event id (the events stored since then come first)", 0L, long.MaxValue);
         var types = new Option<string[]>("--type") { Description = "Only events of this type (repeatable): driver.changed, host.rebootNeeded, job.stateChanged, …", AllowMultipleArgumentsPerToken = false };
         var events = new Command("events", "Follow what GpuLxc sees and does, as it happens (Ctrl-C ends); --json prints one event per line") { after, types };
         events.Handle(host, async context =>

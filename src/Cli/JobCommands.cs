@@ -12,10 +12,10 @@ public static class JobCommands
     {
         var jobs = new Command("jobs", "Driver installs, verifications and re-syncs");
 
-        var state = new Option<JobState?>("--state") { Description = "Only jobs in this state: queued, running, succeeded, failed, cancelled" };
-        var kind = new Option<JobKind?>("--kind") { Description = "Only jobs of this kind: hostDriverInstall, guestDriverInstall, guestVerify, driverResync" };
+        var state = CliOptions.Choice<JobState>("--state", "a job state", "Only jobs in this state");
+        var kind = CliOptions.Choice<JobKind>("--kind", "a job kind", "Only jobs of this kind");
         var target = new Option<string?>("--target") { Description = "Only jobs on this target: host or a container" };
-        var limit = new Option<int?>("--limit") { Description = "At most this many (1-1000, default 100)" };
+        var limit = CliOptions.Number("--limit", "At most this many (1-1000, default 100)", 1, 1000);
         var list = new Command("list", "Jobs, newest first") { state, kind, target, limit };
         list.Handle(host, async context =>
         {
@@ -68,10 +68,10 @@ public static class JobCommands
         jobs.Subcommands.Add(wait);
 
         var logId = JobId();
-        var after = new Option<int>("--after") { Description = "Only the lines after this line number" };
+        var after = CliOptions.Number("--after", "Only the lines after this line number", 0, int.MaxValue);
         var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new lines until the job ends" };
         var log = new Command("log", "A job's log: the commands it ran and every line they printed") { logId, after, follow };
-        log.Handle(host, context => LogAsync(context, context.Get(logId), context.Get(after), context.Get(follow)));
+        log.Handle(host, context => LogAsync(context, context.Get(logId), context.Get(after) ?? 0, context.Get(follow)));
         jobs.Subcommands.Add(log);
 
         var cancelId = JobId();

@@ -19,8 +19,8 @@ public static class NvencCommands
         var holder = new Option<string>("--holder") { Description = "Who holds the lease (jellyfin, plex, …)", Required = true };
         var container = new Option<string?>("--container") { Description = "The container that will encode (none: the host)" };
         var gpu = new Option<string?>("--gpu") { Description = "The GPU, with a per-GPU budget" };
-        var ttl = new Option<int?>("--ttl") { Description = "Seconds until the lease lapses unless renewed" };
-        var wait = new Option<int?>("--wait") { Description = "Seconds to wait in line when the budget is full (else exit 3 at once)" };
+        var ttl = CliOptions.Number("--ttl", "Seconds until the lease lapses unless renewed (5-86400)", 5, 86_400);
+        var wait = CliOptions.Number("--wait", "Seconds to wait in line when the budget is full (0-300; else exit 3 at once)", 0, 300);
         var lease = new Command("lease", "Take a lease on one encode session; prints the lease (its id releases it)") { holder, container, gpu, ttl, wait };
         lease.Handle(host, async context =>
         {

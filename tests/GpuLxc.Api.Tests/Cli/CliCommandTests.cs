@@ -73,6 +73,8 @@ public sealed class CliCommandTests
         var noContainer = await CliRun.RunAsync(factory, "attach");
         var badState = await CliRun.RunAsync(factory, "jobs", "list", "--state", "finished");
         var badLimit = await CliRun.RunAsync(factory, "jobs", "list", "--limit", "0");
+        var wordLimit = await CliRun.RunAsync(factory, "jobs", "list", "--limit", "abc");
+        var anyCase = await CliRun.RunAsync(factory, "jobs", "list", "--kind", "DriverResync", "--state", "SUCCEEDED");
         var missing = await CliRun.RunAsync(factory, "jobs", "show", new string('a', 32), "--json");
         var noKey = await CliRun.RunAsync(factory, new Dictionary<string, string> { ["GPULXC_URL"] = "http://localhost" }, "host");
         var wrongKey = await CliRun.RunAsync(factory, new Dictionary<string, string> { ["GPULXC_URL"] = "http://localhost", ["GPULXC_KEY"] = "not-a-key-of-this-service" }, "host");
@@ -80,8 +82,13 @@ public sealed class CliCommandTests
 
         Assert.Equal(ExitCodes.Usage, noContainer.ExitCode);
         Assert.Equal(ExitCodes.Usage, badState.ExitCode);
+        // Refused in the API's words: its camelCase names and the range, never a .NET type or a PascalCase name.
+        Assert.Contains("--state: 'finished' is not a job state; use one of queued, running, succeeded, failed, cancelled.", badState.Error, StringComparison.Ordinal);
         Assert.Equal(ExitCodes.Usage, badLimit.ExitCode);
-        Assert.Contains("limit", badLimit.Error, StringComparison.Ordinal);
+        Assert.Contains("--limit: '0' is not a whole number from 1 to 1000.", badLimit.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, wordLimit.ExitCode);
+        Assert.DoesNotContain("System.", wordLimit.Error, StringComparison.Ordinal);
+        Assert.True(anyCase.ExitCode == ExitCodes.Ok, anyCase.ToString());
         Assert.Equal(ExitCodes.NotFound, missing.ExitCode);
         Assert.Equal(404, JsonDocument.Parse(missing.Out).RootElement.GetProperty("status").GetInt32());
         Assert.Equal(ExitCodes.Usage, noKey.ExitCode);
