@@ -1,23 +1,29 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace GpuLxc.Client;
 
 /// <summary>
 /// The members every GpuLxc error carries besides RFC 9457's five (the contract says so in its description, not in
-/// the schema, which ASP.NET Core owns): read from the problem's extension members.
+/// the schema, which ASP.NET Core owns): read from the problem's extension members. They are views of those members,
+/// not members of their own: serialized, a problem has each once, as the service sent it (<c>fix</c>, not also <c>Fix</c>).
 /// </summary>
 public partial class ProblemDetails
 {
     /// <summary>What to do about it, where GpuLxc knows (<c>"Stop the backup, or wait for it to finish."</c>). Null when absent.</summary>
+    [JsonIgnore]
     public string? Fix => ProblemMembers.Text(AdditionalProperties, "fix");
 
     /// <summary>The request's trace id, to quote when reporting a 500 (the log has the stack trace). Null when absent.</summary>
+    [JsonIgnore]
     public string? TraceId => ProblemMembers.Text(AdditionalProperties, "traceId");
 
     /// <summary>The id of the job that holds the target, on a 409 that refused to start another. Null when absent.</summary>
+    [JsonIgnore]
     public string? JobId => ProblemMembers.Text(AdditionalProperties, "jobId");
 
     /// <summary>A 400's messages by field or JSON path (<c>ttlSeconds</c>, <c>$.gpus[0]</c>); empty when there are none.</summary>
+    [JsonIgnore]
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Errors => ProblemMembers.Errors(AdditionalProperties);
 }
 
@@ -25,9 +31,11 @@ public partial class ProblemDetails
 public partial class HttpValidationProblemDetails
 {
     /// <summary>The request's trace id. Null when absent.</summary>
+    [JsonIgnore]
     public string? TraceId => ProblemMembers.Text(AdditionalProperties, "traceId");
 
     /// <summary>What to do about it, where GpuLxc knows. Null when absent.</summary>
+    [JsonIgnore]
     public string? Fix => ProblemMembers.Text(AdditionalProperties, "fix");
 }
 

@@ -35,6 +35,24 @@ public sealed class ClientSerializationFacts
         Assert.Equal("?state=failed&kind=guestDriverInstall", sent.Uri?.Query);
     }
 
+    [Fact]
+    public void ProblemDetails_SerializesEachMemberOnceAsTheServiceSentIt_WhenItHasExtensions()
+    {
+        const string sent = """{"type":"urn:gpulxc:problem:invalid-request","title":"The request is not valid.","status":400,"fix":"Use 1-1000.","traceId":"00-ab","errors":{"limit":["limit must be 1-1000."]}}""";
+        var problem = System.Text.Json.JsonSerializer.Deserialize<ProblemDetails>(sent)!;
+
+        var written = System.Text.Json.JsonSerializer.Serialize(problem);
+
+        Assert.Equal("Use 1-1000.", problem.Fix);
+        Assert.Equal(["limit must be 1-1000."], problem.Errors["limit"]);
+        Assert.DoesNotContain("\"Fix\"", written, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"Errors\"", written, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"TraceId\"", written, StringComparison.Ordinal);
+        Assert.Equal(1, CountOf(written, "\"fix\""));
+    }
+
+    private static int CountOf(string text, string part) => (text.Length - text.Replace(part, "", StringComparison.Ordinal).Length) / part.Length;
+
     private sealed class CapturingHandler(string answer) : HttpMessageHandler
     {
         public string Body { get; private set; } = "";
