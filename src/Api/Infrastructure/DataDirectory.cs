@@ -147,6 +147,9 @@ public static class DataDirectoryExtensions
         // service's state, not in root's home, in a 0700 directory of a 0700 directory. They are not encrypted at rest:
         // Linux has no DPAPI, and a key to encrypt them with would lie beside them; the file modes are the protection.
         services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(dataDirectory.PrivateDirectory("data-protection")));
+        // So the key manager's warning at each new key ("No XML encryptor configured … unencrypted form") states a choice
+        // made above on purpose; an operator reading the start-up log should not take it for a fault. Its errors stay.
+        services.AddLogging(logging => logging.AddFilter(typeof(Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager).FullName, LogLevel.Error));
         return services;
     }
 }
