@@ -142,10 +142,12 @@ public sealed partial class AttachmentService(
         var saveRecord = lines.Changed || !stored || !AttachmentEdit.SameAttachment(record!, newRecord);
         var diff = UnifiedDiff.Create(backend.ConfigPath(containerId), before, Texts(config));
         var attachment = ToAttachment(newRecord, config, context, unprivileged) with { Confinement = await ConfinementAsync(backend, config, unprivileged, cancellationToken) };
-        var audit = GpuConfigAuditor.Audit(backend.ConfigPath(containerId), config, backend.Kind == HostBackend.Proxmox, context.Cgroup, context.Nodes.CharacterMajors, files.Stat);
-        var handMade = HandMadeLine.Of(audit, config, lines.Lines.Select(l => (l.Key, l.Value)).ToList());
+        // Hand-made lines are numbered in the file the caller will read: the one written, or for a dry run the one as it is.
+        var managed = lines.Lines.Select(l => (l.Key, l.Value)).ToList();
+        IReadOnlyList<HandMadeLine> HandMade(ConfigText text) => HandMadeLine.Of(
+            GpuConfigAuditor.Audit(backend.ConfigPath(containerId), text, backend.Kind == HostBackend.Proxmox, context.Cgroup, context.Nodes.CharacterMajors, files.Stat), text, managed);
         return new PendingChange(backend, containerId, "attach", bytes, config, lines.Added, lines.Removed, diff,
-            saveRecord ? newRecord : record, saveRecord, attachment, plan.Warnings, handMade);
+            saveRecord ? newRecord : record, saveRecord, attachment, plan.Warnings, HandMade(config), HandMade(backend.ParseConfig(bytes)));
     }
 
     /// <summary>The detach to make; one that changes nothing when the container has no attachment, stored or recognisable in its config.</summary>
@@ -183,7 +185,7 @@ public sealed partial class AttachmentService(
         IContainerBackend Backend, string ContainerId, string Action, byte[] Original, ConfigText Config,
         IReadOnlyList<string> Added, IReadOnlyList<string> Removed, string Diff,
         AttachmentRecord? Record, bool SaveRecord, Attachment? Attachment,
-        IReadOnlyList<AttachmentWarning>? Warnings = null, IReadOnlyList<HandMadeLine>? HandMadeLines = null)
+        IReadOnlyList<AttachmentWarning>? Warnings = null, IReadOnlyList<HandMadeLine>? HandMadeLines = null, IReadOnlyList<HandMadeLine>? HandMadeLinesNow = null)
     {
         public bool Changed => Added.Count + Removed.Count > 0;
     }
@@ -194,7 +196,7 @@ public sealed partial class AttachmentService(
         var running = change.Changed && await backend.StatusAsync(containerId, cancellationToken) == ContainerStatus.Running;
         if (edit.DryRun)
         {
-            return (new AttachmentChange(change.Attachment, change.Changed, true, running, false, change.Added, change.Removed, change.Diff, change.Warnings ?? [], change.HandMadeLines), ETag(change.Original));
+            return (new AttachmentChange(change.Attachment, change.Changed, true, running, false, change.Added, change.Removed, change.Diff, change.Warnings ?? [], change.HandMadeLinesNow), ETag(change.Original));
         }
 
         var written = change.Original;

@@ -104,4 +104,26 @@ public sealed class DemoHostTests
         Assert.DoesNotContain(HandWritten, raw.Result.Added);
         Assert.Contains("lxc.cgroup2.devices.allow: c 509:* rwm", raw.Result.Added);
     }
+
+    /// <summary>Frigate's `lxc.cgroup.devices.allow: c 243:* rwm`: an ignored key and a major no driver has, one fix.</summary>
+    [Fact]
+    public async Task HandMadeLinesAreNumberedInTheFileTheCallerWillOpenAndTheirFixNeverRepeatsTheWrongMajor()
+    {
+        using var factory = new GpuLxcApiFactory(ContainerHosts.Demo(materialized: true));
+        var client = factory.CreateGpuLxcClient();
+        const string Config = "/etc/pve/lxc/102.conf";
+        string[] Lines() => System.Text.Encoding.UTF8.GetString(factory.Host.Bytes(Config)).Split('\n');
+
+        var planned = (await client.AttachGpuAsync("102", new AttachRequest(), dryRun: true)).Result.HandMadeLines!;
+        var now = Lines();
+        var written = (await client.AttachGpuAsync("102", new AttachRequest())).Result.HandMadeLines!;
+        var after = Lines();
+
+        Assert.NotEmpty(planned);
+        Assert.All(planned, line => Assert.Equal(line.Text, now[line.Line - 1]));
+        Assert.All(written, line => Assert.Equal(line.Text, after[line.Line - 1]));
+        var wrongMajor = Assert.Single(planned, line => line.Text == "lxc.cgroup.devices.allow: c 243:* rwm");
+        Assert.Contains("`lxc.cgroup2.devices.allow: c 509:* rwm`", wrongMajor.Fix, StringComparison.Ordinal);
+        Assert.DoesNotContain("c 243:*", wrongMajor.Fix, StringComparison.Ordinal);
+    }
 }

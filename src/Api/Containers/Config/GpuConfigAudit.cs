@@ -95,7 +95,9 @@ public static partial class GpuConfigAuditor
                 {
                     findings.Add(new ConfigFinding(file, number, text, FindingSeverity.Fail,
                         $"This host's LXC reads {allowKey} (cgroup {cgroup.ToString().ToLowerInvariant()}) and ignores {key}: the device stays denied.",
-                        $"Rename the key: `{config.FormatSetting(allowKey, value)}`."));
+                        known.ContainsKey(major)
+                            ? $"Rename the key: `{config.FormatSetting(allowKey, value)}`."
+                            : $"The replacement for its major (the other finding on this line) takes the key {allowKey}, the one this host's LXC reads."));
                 }
 
                 continue;
@@ -222,7 +224,8 @@ public static partial class GpuConfigAuditor
 }
 
 /// <summary>A GPU line of a config that GpuLxc neither wrote nor manages, left in place by an attach.</summary>
-/// <param name="Line">Its number in the config as written, from 1.</param>
+/// <param name="Line">Its number, from 1, in the config as the request leaves it: as written, or for a dry run as it is
+/// (the file the caller will open).</param>
 /// <param name="Text">The line.</param>
 /// <param name="Stale">Whether it is wrong on this host (a missing node, a major no driver has, an ignored key).</param>
 /// <param name="Problem">What is wrong with it; null when it works.</param>
