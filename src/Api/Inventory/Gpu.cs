@@ -19,6 +19,8 @@ namespace GpuLxc.Api.Inventory;
 /// <param name="Sources">Where the facts came from: <c>sysfs</c>, <c>procfs</c>, <c>nvml</c>, <c>nvidia-smi</c>.</param>
 /// <param name="Notes">What could not be read, and why.</param>
 /// <param name="AssignedTo">The VM that takes the GPU for PCI passthrough (a <c>hostpciN</c> entry of its config): such a GPU is that VM's, on vfio-pci by design, not a fault; null when no VM claims it.</param>
+/// <param name="DrmNodes">The card and render nodes <c>nvidia-drm</c> made for the GPU (none without <c>nvidia-drm</c>), each with its
+/// stable <c>/dev/dri/by-path</c> link; attach them with the request's <c>drm</c>.</param>
 public sealed record Gpu(
     int Index,
     string? Uuid,
@@ -37,7 +39,46 @@ public sealed record Gpu(
     NvencInfo Nvenc,
     IReadOnlyList<string> Sources,
     IReadOnlyList<string> Notes,
-    GpuAssignment? AssignedTo = null);
+    GpuAssignment? AssignedTo = null,
+    IReadOnlyList<DrmNode>? DrmNodes = null);
+
+/// <summary>
+/// A GPU of another vendor (an Intel or AMD iGPU beside the NVIDIA card): GpuLxc passes its DRM nodes (request field
+/// <c>drm</c>) and nothing else; it has no NVML index, UUID or NVENC, and the NVIDIA routes answer 404 for it.
+/// </summary>
+/// <param name="PciAddress">e.g. <c>0000:00:02.0</c>: the id to name it by.</param>
+/// <param name="Vendor"><c>intel</c>, <c>amd</c>, <c>matrox</c>, <c>aspeed</c> (a server's BMC display), or <c>unknown</c>.</param>
+/// <param name="VendorId">PCI vendor id, hex (<c>8086</c>).</param>
+/// <param name="DeviceId">PCI device id, hex.</param>
+/// <param name="SubsystemVendorId">PCI subsystem vendor id, hex.</param>
+/// <param name="SubsystemDeviceId">PCI subsystem device id, hex.</param>
+/// <param name="KernelDriver">The driver bound to it: <c>i915</c>, <c>xe</c>, <c>amdgpu</c>, <c>vfio-pci</c>, another, or <c>none</c>.</param>
+/// <param name="NumaNode">The device's NUMA node, when the platform has one.</param>
+/// <param name="DrmNodes">Its card and render nodes now, each with its stable <c>/dev/dri/by-path</c> link; empty when its driver made none.</param>
+/// <param name="Notes">What could not be read, or why its nodes cannot be passed.</param>
+public sealed record OtherGpu(
+    string PciAddress,
+    string Vendor,
+    string VendorId,
+    string DeviceId,
+    string? SubsystemVendorId,
+    string? SubsystemDeviceId,
+    string KernelDriver,
+    int? NumaNode,
+    IReadOnlyList<DrmNode> DrmNodes,
+    IReadOnlyList<string> Notes)
+{
+    /// <summary>The vendor's name for a PCI vendor id (<c>8086</c> → <c>intel</c>); <c>unknown</c> for the rest.</summary>
+    public static string VendorName(string vendorId) => vendorId switch
+    {
+        "8086" => "intel",
+        "1002" or "1022" => "amd",
+        "10de" => "nvidia",
+        "102b" => "matrox",
+        "1a03" => "aspeed",
+        _ => "unknown",
+    };
+}
 
 /// <summary>A device node as <c>stat(2)</c> sees it, checked against <c>/proc/devices</c>.</summary>
 /// <param name="Path">e.g. <c>/dev/nvidia-uvm</c>.</param>

@@ -1,3 +1,4 @@
+// Over 300 lines: one reader joins sysfs, procfs, NVML and nvidia-smi (and the other vendors' sysfs) into one topology, cached as one.
 using System.Globalization;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Nvenc;
@@ -15,6 +16,7 @@ public sealed class GpuInventory(
     NvmlSweep sweep,
     PciGpuScanner pci,
     DeviceNodeScanner nodes,
+    DrmNodeScanner drm,
     NvidiaSmiQuery nvidiaSmi,
     IOptions<NvencOptions> nvencOptions,
     LoadedDriver loadedDriver,
@@ -31,8 +33,12 @@ public sealed class GpuInventory(
     {
         var topology = await TopologyAsync(refresh, cancellationToken);
         var gpus = await WithLiveCountersAsync(topology, cancellationToken);
-        return new GpuList(gpus, topology.DriverVersion, topology.Source, topology.Notes);
+        return new GpuList(gpus, topology.DriverVersion, topology.Source, topology.Notes, topology.Others);
     }
+
+    /// <summary>The GPUs of other vendors (cached with the topology), for naming them in answers.</summary>
+    public async Task<IReadOnlyList<OtherGpu>> OtherGpusAsync(bool refresh, CancellationToken cancellationToken) =>
+        (await TopologyAsync(refresh, cancellationToken)).Others;
 
     /// <summary>The GPUs without live counters: the cached topology, for planning.</summary>
     public async Task<IReadOnlyList<Gpu>> TopologyGpusAsync(bool refresh, CancellationToken cancellationToken) =>
@@ -90,7 +96,8 @@ public sealed class GpuInventory(
     private async Task<Topology> ReadTopologyAsync(CancellationToken cancellationToken)
     {
         var notes = new List<string>();
-        var pciGpus = await pci.ScanAsync(cancellationToken);
+        var display = await pci.ScanDisplayAsync(cancellationToken);
+        var pciGpus = display.Where(g => g.VendorId == PciGpuScanner.NvidiaVendorId).ToList();
         var claims = await vms.ReadAsync(cancellationToken);
         var driverVersion = await loadedDriver.ReadVersionAsync(cancellationToken);
 
@@ -144,9 +151,28 @@ public sealed class GpuInventory(
         var gpus = partials.Select(g => g with
         {
             DeviceNodes = g.Minor is { } minor ? scan.Nodes.Where(n => n.Path == DeviceNodeScanner.GpuNode(minor)).ToList() : [],
+            DrmNodes = drm.Scan(g.PciAddress),
         }).ToList();
 
-        return new Topology(gpus, driverVersion, source, notes, time.GetUtcNow());
+        var others = display.Where(g => g.VendorId != PciGpuScanner.NvidiaVendorId).Select(Other).ToList();
+        return new Topology(gpus, driverVersion, source, notes, time.GetUtcNow(), others);
+    }
+
+    private OtherGpu Other(PciGpu sysfs)
+    {
+        var drmNodes = drm.Scan(sysfs.Address);
+        var notes = new List<string>();
+        if (drmNodes.Count == 0)
+        {
+            notes.Add(sysfs.KernelDriver == "none"
+                ? "No driver is bound to it: it has no DRM nodes."
+                : $"Its driver '{sysfs.KernelDriver}' made no DRM nodes for it.");
+        }
+
+        notes.AddRange(drmNodes.Where(n => n.Present && !n.ByPathResolves).Select(n =>
+            $"{n.ByPath} does not point to {n.Path} (udev has not made it): the node cannot be passed by its stable name."));
+        return new OtherGpu(sysfs.Address, OtherGpu.VendorName(sysfs.VendorId), sysfs.VendorId, sysfs.DeviceId, sysfs.SubsystemVendorId,
+            sysfs.SubsystemDeviceId, sysfs.KernelDriver, sysfs.NumaNode, drmNodes, notes);
     }
 
     private async Task<Gpu> JoinAsync(string address, int position, PciGpu? sysfs, NvmlDevice? device, NvidiaSmiGpu? smi,
@@ -282,12 +308,13 @@ public sealed class GpuInventory(
     private static int? ParseInt(string? value) =>
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) ? number : null;
 
-    private sealed record Topology(IReadOnlyList<Gpu> Gpus, string? DriverVersion, string Source, IReadOnlyList<string> Notes, DateTimeOffset ReadAt);
+    private sealed record Topology(IReadOnlyList<Gpu> Gpus, string? DriverVersion, string Source, IReadOnlyList<string> Notes, DateTimeOffset ReadAt, IReadOnlyList<OtherGpu> Others);
 }
 
-/// <summary>The host's NVIDIA GPUs.</summary>
+/// <summary>The host's GPUs: NVIDIA's in full, the others' DRM nodes.</summary>
 /// <param name="Gpus">Every NVIDIA display or 3D controller, in PCI order.</param>
 /// <param name="DriverVersion">The driver version the GPUs run under, when one is loaded.</param>
 /// <param name="Source">Where names and counters came from: <c>nvml</c>, <c>nvidia-smi</c>, or <c>sysfs</c> alone.</param>
 /// <param name="Notes">What could not be read, and why.</param>
-public sealed record GpuList(IReadOnlyList<Gpu> Gpus, string? DriverVersion, string Source, IReadOnlyList<string> Notes);
+/// <param name="OtherGpus">Every display controller of another vendor (an Intel or AMD iGPU), in PCI order, with its DRM nodes.</param>
+public sealed record GpuList(IReadOnlyList<Gpu> Gpus, string? DriverVersion, string Source, IReadOnlyList<string> Notes, IReadOnlyList<OtherGpu>? OtherGpus = null);

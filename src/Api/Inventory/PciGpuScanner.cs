@@ -3,26 +3,40 @@ using GpuLxc.Api.HostAccess;
 
 namespace GpuLxc.Api.Inventory;
 
-/// <summary>An NVIDIA display or 3D controller as sysfs describes it.</summary>
+/// <summary>A display or 3D controller (PCI class 0x03) as sysfs describes it.</summary>
+/// <param name="Address">Its PCI address, normalized (<c>0000:00:02.0</c>).</param>
+/// <param name="DeviceId">PCI device id, hex.</param>
+/// <param name="SubsystemVendorId">PCI subsystem vendor id, hex.</param>
+/// <param name="SubsystemDeviceId">PCI subsystem device id, hex.</param>
+/// <param name="KernelDriver">The bound driver (the <c>driver</c> link's name), or <c>none</c>.</param>
+/// <param name="NumaNode">The NUMA node, when the platform has one.</param>
+/// <param name="VendorId">PCI vendor id, hex: <c>10de</c> NVIDIA, <c>8086</c> Intel, <c>1002</c> AMD.</param>
 public sealed record PciGpu(
     string Address,
     string DeviceId,
     string? SubsystemVendorId,
     string? SubsystemDeviceId,
     string KernelDriver,
-    int? NumaNode);
+    int? NumaNode,
+    string VendorId = PciGpuScanner.NvidiaVendorId);
 
-/// <summary>Finds NVIDIA GPUs in <c>/sys/bus/pci/devices</c>: vendor 0x10de, PCI class 0x03 (display).</summary>
+/// <summary>Finds GPUs in <c>/sys/bus/pci/devices</c>: PCI class 0x03 (display), NVIDIA's (vendor 0x10de) or every vendor's.</summary>
 public sealed class PciGpuScanner(IHostFileSystem files)
 {
     public const string DevicesPath = "/sys/bus/pci/devices";
+    public const string NvidiaVendorId = "10de";
 
-    public async Task<IReadOnlyList<PciGpu>> ScanAsync(CancellationToken cancellationToken)
+    /// <summary>The NVIDIA GPUs, in PCI order.</summary>
+    public async Task<IReadOnlyList<PciGpu>> ScanAsync(CancellationToken cancellationToken) =>
+        (await ScanDisplayAsync(cancellationToken)).Where(g => g.VendorId == NvidiaVendorId).ToList();
+
+    /// <summary>Every display-class device, whoever made it (an Intel or AMD iGPU beside the NVIDIA card), in PCI order.</summary>
+    public async Task<IReadOnlyList<PciGpu>> ScanDisplayAsync(CancellationToken cancellationToken)
     {
         var gpus = new List<PciGpu>();
         foreach (var device in files.ListDirectory(DevicesPath))
         {
-            if (await ReadHexAsync($"{device}/vendor", cancellationToken) != "10de" ||
+            if (await ReadHexAsync($"{device}/vendor", cancellationToken) is not { } vendor ||
                 await ReadHexAsync($"{device}/class", cancellationToken) is not { } pciClass ||
                 !pciClass.PadLeft(6, '0').StartsWith("03", StringComparison.Ordinal))
             {
@@ -42,7 +56,8 @@ public sealed class PciGpuScanner(IHostFileSystem files)
                 await ReadHexAsync($"{device}/subsystem_vendor", cancellationToken),
                 await ReadHexAsync($"{device}/subsystem_device", cancellationToken),
                 files.ReadLinkName($"{device}/driver") ?? "none",
-                int.TryParse(numa, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var node) && node >= 0 ? node : null));
+                int.TryParse(numa, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var node) && node >= 0 ? node : null,
+                vendor));
         }
 
         return gpus;
