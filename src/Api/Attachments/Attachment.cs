@@ -39,7 +39,14 @@ public enum AttachmentMode
 /// open the nodes: <c>devN</c> entries get its gid inside (<c>gid=</c>) and group read-write (<c>mode=</c>); bound nodes of an
 /// unprivileged container must show inside with that group through its idmap, else 409 <c>nodes-unusable-inside</c>. A
 /// POSIX group name (lowercase letter or <c>_</c>, then up to 31 lowercase letters, digits, <c>_</c> or <c>-</c>); omitted:
-/// <c>devN</c> entries keep the host node's gid and mode, and a bound node needs only someone inside who can open it.</param>
+/// <c>devN</c> entries keep the host node's gid and mode, and a bound node needs only someone inside who can open it.
+/// It applies to DRM nodes as to NVIDIA's.</param>
+/// <param name="Drm">GPUs whose DRM card and render nodes to pass (an Intel or AMD iGPU by PCI address; an NVIDIA GPU by PCI
+/// address, UUID or index when <c>nvidia-drm</c> made its nodes); omitted or empty = none. They are named by udev's stable
+/// <c>/dev/dri/by-path/pci-&lt;address&gt;-card|render</c> links, so a card order that changes at boot cannot swap them. Inside,
+/// raw mode gives the GPU at position <c>i</c> of this list <c>/dev/dri/card&lt;i&gt;</c> and <c>/dev/dri/renderD&lt;128+i&gt;</c>;
+/// dev mode shows them at their by-path names (Proxmox makes a <c>devN</c> node inside at the path it names). Independent of
+/// <c>gpus</c>: the NVIDIA GPUs' own nodes are passed as <c>gpus</c> says.</param>
 public sealed record AttachRequest(
     IReadOnlyList<string>? Gpus = null,
     AttachmentMode Mode = AttachmentMode.Auto,
@@ -47,7 +54,8 @@ public sealed record AttachRequest(
     bool IncludeUvmTools = true,
     UserspaceSource Userspace = UserspaceSource.Installed,
     IReadOnlyList<DriverCapability>? Capabilities = null,
-    string? Group = null);
+    string? Group = null,
+    IReadOnlyList<string>? Drm = null);
 
 /// <summary>A config line GpuLxc manages: <c>key: value</c> (a <c>devN</c> key is any free index).</summary>
 /// <param name="Key">e.g. <c>lxc.cgroup2.devices.allow</c>, <c>lxc.mount.entry</c>, <c>dev0</c>.</param>
@@ -56,7 +64,12 @@ public sealed record AttachRequest(
 public sealed record ManagedLine(string Key, string Value, bool Present);
 
 /// <summary>A device node passed to the container, with the numbers the host gave it.</summary>
-public sealed record AttachedNode(string Path, uint Major, uint Minor);
+/// <param name="Path">The host path the config names: <c>/dev/nvidia0</c>, or a DRM node's stable link <c>/dev/dri/by-path/pci-0000:00:02.0-render</c>.</param>
+/// <param name="Major">The node's major.</param>
+/// <param name="Minor">The node's minor (for a DRM node, of the node its link points to; it changes with the card order).</param>
+/// <param name="ResolvesTo">For a DRM node: the node its link points to now (<c>/dev/dri/renderD129</c>); null for the others (and when the link is gone).</param>
+/// <param name="InsidePath">For a DRM node: its path inside the container (<c>/dev/dri/renderD128</c> in raw mode, the by-path name in dev mode); null for the others, which show inside at <see cref="Path"/>.</param>
+public sealed record AttachedNode(string Path, uint Major, uint Minor, string? ResolvesTo = null, string? InsidePath = null);
 
 public enum DriftStatus
 {
@@ -93,6 +106,7 @@ public sealed record Drift(DriftStatus Status, string Detail, string? Fix);
 /// <param name="ContainerId">The container.</param>
 /// <param name="Mode">The mode in effect (<c>raw</c> or <c>dev</c>).</param>
 /// <param name="Gpus">The attached GPUs, by PCI address.</param>
+/// <param name="Drm">The GPUs whose DRM nodes are passed, by PCI address (empty when none).</param>
 /// <param name="Lines">The lines GpuLxc manages in the config, and whether each is there.</param>
 /// <param name="DeviceNodes">The device nodes passed, with their majors and minors.</param>
 /// <param name="Drift">Whether the config and the host still agree with what GpuLxc wrote.</param>
@@ -107,7 +121,8 @@ public sealed record Attachment(
     IReadOnlyList<AttachedNode> DeviceNodes,
     Drift Drift,
     DateTimeOffset UpdatedAt,
-    DeviceConfinement? Confinement = null);
+    DeviceConfinement? Confinement = null,
+    IReadOnlyList<string>? Drm = null);
 
 /// <summary>What a PUT or DELETE did, or with <c>dryRun</c> would do.</summary>
 /// <param name="Attachment">The attachment after the change; null after a detach.</param>

@@ -103,7 +103,8 @@ public static class AttachmentEdit
     public static bool SameAttachment(AttachmentRecord a, AttachmentRecord b) =>
         a.Mode == b.Mode && SameRequest(a.Request, b.Request) && a.Gpus.SequenceEqual(b.Gpus) && a.Lines.SequenceEqual(b.Lines) && a.Nodes.SequenceEqual(b.Nodes);
 
-    /// <summary>Records compare lists by reference; requests are the same when their GPU lists hold the same ids.</summary>
+    /// <summary>Records compare lists by reference; requests are the same when their GPU and DRM lists hold the same ids.</summary>
     private static bool SameRequest(AttachRequest a, AttachRequest b) =>
-        a with { Gpus = null } == b with { Gpus = null } && (a.Gpus ?? []).SequenceEqual(b.Gpus ?? [], StringComparer.Ordinal);
+        a with { Gpus = null, Drm = null } == b with { Gpus = null, Drm = null } && (a.Gpus ?? []).SequenceEqual(b.Gpus ?? [], StringComparer.Ordinal) &&
+        (a.Drm ?? []).SequenceEqual(b.Drm ?? [], StringComparer.Ordinal);
 }

@@ -12,9 +12,16 @@ public sealed record PlannedLine(string Key, string Value)
     public bool IsDeviceEntry => Key == DevicesKey;
 }
 
-/// <summary>The lines to write, the GPUs (by PCI address) and nodes they pass, and what the caller must be told.</summary>
+/// <summary>
+/// The lines to write, the GPUs (by PCI address) and nodes they pass, and what the caller must be told;
+/// <see cref="Drm"/> the GPUs whose DRM nodes are passed (by PCI address) and those nodes, keyed by their by-path links.
+/// </summary>
 public sealed record AttachmentPlan(AttachmentMode Mode, IReadOnlyList<string> Gpus, IReadOnlyList<PlannedLine> Lines, IReadOnlyList<AttachedNode> Nodes,
-    IReadOnlyList<AttachmentWarning> Warnings);
+    IReadOnlyList<AttachmentWarning> Warnings, RenderNodePlan? Drm = null)
+{
+    /// <summary>The DRM nodes passed, keyed by their by-path links; empty when none.</summary>
+    public IReadOnlyList<DeviceNode> DrmNodes => Drm?.Nodes.Select(n => n.Node).ToList() ?? [];
+}
 
 /// <summary>
 /// The plan cannot be made on this host as it is; <see cref="Fix"/> says what to do, <see cref="Status"/> what an
@@ -39,7 +46,8 @@ public static class AttachmentPlanner
     /// gives its driver (status <see cref="DriftStatus.NodesBroken"/>: an allow rule for a major the kernel never gave
     /// the driver lets nothing work). <paramref name="boot"/> says which nodes come back after a reboot; null: all do
     /// (see <see cref="BootSafety"/>). <paramref name="group"/>: the container's group whose gid <c>devN</c> entries carry
-    /// (null: the host node's gid, in an unprivileged container only).
+    /// (null: the host node's gid, in an unprivileged container only). <paramref name="drm"/>: the GPUs with DRM nodes,
+    /// read now, for the request's <c>drm</c> (<see cref="RenderNodes"/>: its problems are this method's too).
     /// </summary>
     public static AttachmentPlan Plan(
         AttachRequest request,
@@ -49,9 +57,11 @@ public static class AttachmentPlanner
         bool deviceEntriesSupported,
         bool unprivileged,
         BootNodeSources? boot = null,
-        GuestGroup? group = null)
+        GuestGroup? group = null,
+        IReadOnlyList<DrmDevice>? drm = null)
     {
         var selected = Select(request, gpus);
+        var render = RenderNodes.Plan(request.Drm, gpus, drm ?? [], nodes.CharacterMajors);
         var mode = request.Mode switch
         {
             AttachmentMode.Auto => deviceEntriesSupported ? AttachmentMode.Dev : AttachmentMode.Raw,
@@ -96,15 +106,21 @@ public static class AttachmentPlanner
             var safety = BootSafety.Of(passed, boot);
             lines = safety.DeviceEntries.Select(node => new PlannedLine(PlannedLine.DevicesKey, DeviceEntry(node, unprivileged, group))).ToList();
             lines.AddRange(OptionalLines(safety.OptionalMounts, cgroup));
+            // udev makes DRM nodes and their by-path links whenever the driver binds: they always come back at boot.
+            lines.AddRange(render.Nodes.Select(n => new PlannedLine(PlannedLine.DevicesKey, DeviceEntry(n.Node, unprivileged, group))));
             warnings.AddRange(safety.Warnings);
         }
         else
         {
             lines = RawLines(passed, selected.Count == gpus.Count(g => g.KernelDriver == "nvidia"), cgroup);
+            lines.AddRange(RenderNodes.RawLines(render, cgroup));
         }
 
         return new AttachmentPlan(mode, selected.Select(g => g.PciAddress).ToList(), lines,
-            passed.Select(n => new AttachedNode(n.Path, n.Major!.Value, n.Minor!.Value)).ToList(), warnings);
+            [.. passed.Select(n => new AttachedNode(n.Path, n.Major!.Value, n.Minor!.Value)),
+             .. render.Nodes.Select(n => new AttachedNode(n.Node.Path, n.Node.Major!.Value, n.Node.Minor!.Value, n.ResolvesTo,
+                 mode == AttachmentMode.Dev ? n.Node.Path : n.InsidePath))],
+            warnings, render);
     }
 
     /// <summary>The fix for nodes whose major disagrees with <c>/proc/devices</c> (the <c>device-node-majors</c> check's).</summary>

@@ -327,13 +327,35 @@ public sealed partial class AttachmentService(
         record.Mode,
         record.Gpus,
         record.Lines.Select(l => new ManagedLine(l.Key, l.Value, config.Find(l.Key, l.Value).Any())).ToList(),
-        record.Nodes,
+        record.Nodes.Select(n => DrmNodeNow(n, context)).ToList(),
         DriftCheck.Of(record, config, context, unprivileged),
-        record.UpdatedAt);
+        record.UpdatedAt,
+        Drm: record.Request.Drm ?? []);
 
-    /// <summary>Whether the container denies devices by default (<see cref="DeviceConfinement"/>).</summary>
-    private Task<DeviceConfinement> ConfinementAsync(IContainerBackend backend, ConfigText config, bool unprivileged, CancellationToken cancellationToken) =>
-        DeviceConfinement.ReadAsync(config, backend.Kind == HostBackend.Proxmox, unprivileged, files, cancellationToken);
+    /// <summary>A DRM node as its link resolves now (the card order may have changed since the attach); the others as recorded.</summary>
+    private static AttachedNode DrmNodeNow(AttachedNode node, PlanContext context)
+    {
+        if (node.InsidePath is null || !RenderNodes.IsDrmPath(node.Path))
+        {
+            return node;
+        }
+
+        var now = (context.Drm ?? []).SelectMany(d => d.Nodes).FirstOrDefault(n => n.ByPath == node.Path && n.Usable);
+        return now is null ? node with { ResolvesTo = null } : node with { ResolvesTo = now.Path, Major = now.Major!.Value, Minor = now.Minor!.Value };
+    }
+
+    /// <summary>
+    /// Whether the container denies devices by default (<see cref="DeviceConfinement"/>), and, when its lines allow the
+    /// whole DRM major, how wide that rule is.
+    /// </summary>
+    private async Task<DeviceConfinement> ConfinementAsync(IContainerBackend backend, ConfigText config, bool unprivileged, CancellationToken cancellationToken)
+    {
+        var confinement = await DeviceConfinement.ReadAsync(config, backend.Kind == HostBackend.Proxmox, unprivileged, files, cancellationToken);
+        var majors = Inventory.NvidiaProcFs.ParseCharacterDevices(await files.TryReadTextAsync("/proc/devices", cancellationToken) ?? "");
+        return config.Settings().FirstOrDefault(s => RenderNodes.IsWholeMajorRule(s.Key, s.Value.Trim(), majors)) is { Key: not null } rule
+            ? confinement.WithWholeMajor(config.FormatSetting(rule.Key, rule.Value), unprivileged)
+            : confinement;
+    }
 
     /// <summary>
     /// The plan, with the container's group when the request names one, checked against what the container can open
@@ -347,7 +369,7 @@ public sealed partial class AttachmentService(
         {
             var group = request.Group is null ? null : await guestGroups.FindAsync(backend, containerId, config, request.Group, cancellationToken);
             var plan = UserspaceMounts.Add(
-                AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, await backend.SupportsDeviceEntriesAsync(cancellationToken), unprivileged, context.Boot, group),
+                AttachmentPlanner.Plan(request, context.Gpus, context.Nodes, context.Cgroup, await backend.SupportsDeviceEntriesAsync(cancellationToken), unprivileged, context.Boot, group, context.Drm),
                 request, context.Userspace);
             var idmap = unprivileged ? IdMap.Of(config, backend.Kind == HostBackend.Proxmox) : null;
             return GuestAccess.Check(plan, context.Nodes, idmap, group, SubordinateGids.Parse(await files.TryReadTextAsync("/etc/subgid", cancellationToken)), containerId);

@@ -20,12 +20,14 @@ public static class DriftCheck
     /// passed by an optional mount is harmless: the container starts without it, so it changes nothing.
     /// <paramref name="unprivileged"/> is the container's privilege now: its <c>dev</c> entries carry gid and mode, and
     /// nodes bound in that it cannot open through its idmap are <see cref="DriftStatus.NodesUnusable"/> (<see cref="GuestAccess"/>).
+    /// DRM nodes are named by their by-path links: a card order that changed at boot leaves the lines as they were
+    /// (<see cref="DriftStatus.InSync"/>), a link that is gone (the GPU removed or unbound) is <see cref="DriftStatus.NodesMissing"/>.
     /// </summary>
     public static Drift Of(AttachmentRecord record, ConfigText config, PlanContext context, bool unprivileged)
     {
         var put = $"PUT /api/v1/containers/{record.ContainerId}/gpu again with {GpuIdentity.FixBody(record)}";
         var fix = $"{put} to rewrite the lines.";
-        var present = context.Nodes.Nodes.Where(n => n.Present).Select(n => n.Path).ToHashSet(StringComparer.Ordinal);
+        var present = context.Nodes.Nodes.Where(n => n.Present).Select(n => n.Path).Concat(context.UsableDrmLinks).ToHashSet(StringComparer.Ordinal);
         var dangling = record.Lines
             .Where(l => AttachmentEdit.IsDeviceKey(l.Key) && !present.Contains(l.Value.Split(',')[0]) && config.Find(l.Key, l.Value).Any())
             .ToList();
@@ -40,7 +42,8 @@ public static class DriftCheck
         }
 
         // A first-use node passed by an optional mount may be absent: plan as if it were there, so that it changes nothing.
-        var harmless = record.Nodes.Where(n => !present.Contains(n.Path) && !BootSafety.IsEssential(n.Path) && n.Path != DeviceNodeScanner.Uvm).ToList();
+        // A DRM node is never made on first use: its link gone means the GPU is gone or unbound.
+        var harmless = record.Nodes.Where(n => !present.Contains(n.Path) && !BootSafety.IsEssential(n.Path) && n.Path != DeviceNodeScanner.Uvm && !RenderNodes.IsDrmPath(n.Path)).ToList();
         var nodes = context.Nodes with
         {
             Nodes = [.. context.Nodes.Nodes.Where(n => n.Present || !harmless.Any(h => h.Path == n.Path)),
@@ -51,7 +54,7 @@ public static class DriftCheck
         {
             var group = RecordedGroup(record);
             plan = UserspaceMounts.Add(
-                AttachmentPlanner.Plan(GpuIdentity.Replan(record), context.Gpus, nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged, context.Boot, group),
+                AttachmentPlanner.Plan(GpuIdentity.Replan(record), context.Gpus, nodes, context.Cgroup, deviceEntriesSupported: true, unprivileged, context.Boot, group, context.Drm),
                 record.Request, context.Userspace);
             _ = GuestAccess.Check(plan, nodes, unprivileged ? IdMap.Of(config, config is ProxmoxConfig) : null, group, null, record.ContainerId);
         }

@@ -16,9 +16,12 @@ public static class GpuIdentity
     /// <summary>Whether <paramref name="id"/> is an NVML index (digits only) rather than a PCI address or UUID.</summary>
     public static bool IsIndex(string id) => id.Length > 0 && id.All(char.IsAsciiDigit);
 
-    /// <summary>The request as it is recorded: the GPU ids it gave replaced by the PCI addresses they named now.</summary>
-    public static AttachRequest Resolved(AttachRequest request, AttachmentPlan plan) =>
-        request.Gpus is { Count: > 0 } ? request with { Gpus = plan.Gpus } : request;
+    /// <summary>The request as it is recorded: the GPU ids it gave (in <c>gpus</c> and <c>drm</c>) replaced by the PCI addresses they named now.</summary>
+    public static AttachRequest Resolved(AttachRequest request, AttachmentPlan plan)
+    {
+        var resolved = request.Gpus is { Count: > 0 } ? request with { Gpus = plan.Gpus } : request;
+        return request.Drm is { Count: > 0 } && plan.Drm is { } drm ? resolved with { Drm = drm.Gpus } : resolved;
+    }
 
     /// <summary>
     /// The request to replan <paramref name="record"/> with: its GPUs by the PCI addresses recorded (records written

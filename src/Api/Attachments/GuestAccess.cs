@@ -42,7 +42,8 @@ public static class GuestAccess
     /// <summary>
     /// The plan, with a warning for each optional node (<c>nvidia-modeset</c>, <c>nvidia-uvm-tools</c>) it binds in that
     /// the container cannot open; <see cref="PlanException"/> (status <see cref="DriftStatus.NodesUnusable"/>) when it
-    /// cannot open one the GPU needs (<c>nvidiactl</c>, <c>nvidia-uvm</c>, <c>nvidiaN</c>). A node opens when it is
+    /// cannot open one the GPU needs (<c>nvidiactl</c>, <c>nvidia-uvm</c>, <c>nvidiaN</c>, and the DRM nodes the request
+    /// names in <c>drm</c>, usually root:render 0660 on the host). A node opens when it is
     /// read-write for everyone (mode <c>…6</c>); for the members of <paramref name="group"/> when one is asked for (its gid
     /// inside must be the node's group seen through the idmap, with group read-write); with no group asked for, also
     /// when its group or owner is mapped and has read-write. Proxmox <c>devN</c> entries are left to their
@@ -59,11 +60,11 @@ public static class GuestAccess
         }
 
         var bound = plan.Lines.Where(l => l.Key == "lxc.mount.entry").Select(l => l.Value.Split(' ')[0]).ToHashSet(StringComparer.Ordinal);
-        var unusable = nodes.Nodes
+        var unusable = nodes.Nodes.Concat(plan.DrmNodes)
             .Where(n => n is { Present: true, Mode: not null, Uid: not null, Gid: not null } && bound.Contains(n.Path))
             .Where(n => !n.Path.StartsWith(DeviceNodeScanner.CapsDirectory + "/", StringComparison.Ordinal) && !Opens(n, idmap, group))
             .ToList();
-        var needed = unusable.Where(n => BootSafety.IsEssential(n.Path) || n.Path == DeviceNodeScanner.Uvm).ToList();
+        var needed = unusable.Where(n => BootSafety.IsEssential(n.Path) || n.Path == DeviceNodeScanner.Uvm || RenderNodes.IsDrmPath(n.Path)).ToList();
         if (needed.Count > 0)
         {
             throw new PlanException($"Container {containerId} is unprivileged and {Who(idmap, group)}: {Seen(needed, idmap)}.", Fix(needed, idmap, group, subgid), DriftStatus.NodesUnusable);
@@ -122,6 +123,13 @@ public static class GuestAccess
                 : subgid.Allows(hostGid) ? " (/etc/subgid already allows root to map it)" : $" and add `root:{hostGid}:1` to /etc/subgid";
             map = $"Map host gid {hostGid} to gid {inside} inside{(group is null ? "" : $" (group {group.Name})")}: replace the config's group lines " +
                   $"with {lines}{subgidLine}, keeping the user lines; then restart the container and put its users in that group. Or ";
+        }
+
+        if (unusable.All(n => RenderNodes.IsDrmPath(n.Path)))
+        {
+            return map + (map.Length == 0 ? "Make" : "make") + " the nodes usable by every user with a udev rule (`SUBSYSTEM==\"drm\", KERNEL==\"renderD*\", MODE=\"0666\"` " +
+                   "in /etc/udev/rules.d/, then `udevadm trigger --subsystem-match=drm`), or give a Proxmox container the nodes as `devN` entries (mode dev), which set gid and mode inside. " +
+                   "Then PUT the attachment again.";
         }
 
         return map + (map.Length == 0 ? "Make" : "make") + " the nodes usable by every user with the driver's option `options nvidia NVreg_DeviceFileMode=0666` in /etc/modprobe.d/nvidia.conf " +

@@ -62,6 +62,17 @@ public sealed record DeviceConfinement(bool DenyByDefault, string Detail, string
             "Add `lxc.include = /usr/share/lxc/config/common.conf` (or `lxc.cgroup2.devices.deny = a` before the allow rules) to the config, or make the container unprivileged.");
     }
 
+    /// <summary>
+    /// The same, saying that <paramref name="rule"/> (the DRM allow rule of a raw-mode attachment, <c>c 226:* rwm</c>)
+    /// lets the container open every card and render node of the host, not only those bound in; <paramref name="unprivileged"/>: whether root inside can create them.
+    /// </summary>
+    public DeviceConfinement WithWholeMajor(string rule, bool unprivileged) => this with
+    {
+        Detail = $"{Detail} `{rule}` allows every DRM card and render node of the host, not only the attached GPU's: a node's minor follows the card order, " +
+                 "which can change at boot, so no narrower rule would stay right. Only the attached nodes are bound in" +
+                 (unprivileged ? ", and an unprivileged container cannot create the others." : "; root in this privileged container can create the others with mknod."),
+    };
+
     private static bool IsDevicesKey(string key, string verb) => key == $"lxc.cgroup2.devices.{verb}" || key == $"lxc.cgroup.devices.{verb}";
 
     /// <summary>The include (and the file in it) that has a deny-all line; null when none does.</summary>
