@@ -11,6 +11,7 @@ public static class AttachmentCommands
     {
         var container = new Argument<string>("container") { Description = "The container: a Proxmox vmid or an LXC name" };
         var gpus = new Option<string[]>("--gpu") { Description = "A GPU to attach (UUID, PCI address or index); repeat for more; default every GPU", AllowMultipleArgumentsPerToken = false };
+        var drm = new Option<string[]>("--drm") { Description = "A GPU whose DRM card and render nodes to pass, by PCI address (an iGPU) or NVIDIA id; repeat for more; default none", AllowMultipleArgumentsPerToken = false };
         var mode = CliOptions.Choice<AttachmentMode>("--mode", "an attachment mode", "auto (default; dev where Proxmox has it), raw (lxc.cgroup2 + mount entries) or dev (Proxmox devN)");
         var userspace = CliOptions.Choice<UserspaceSource>("--userspace", "a userspace source", "installed (default: the container has its own driver) or host (bind the host's files)");
         var capabilities = CliOptions.Choices<DriverCapability>("--capability", "a driver capability", "With --userspace host, what to bind");
@@ -20,13 +21,14 @@ public static class AttachmentCommands
 
         var attach = new Command("attach", "Attach GPUs to a container: writes its device lines under Proxmox's lock, with a backup")
         {
-            container, gpus, mode, userspace, capabilities, dryRun, restart, ifMatch,
+            container, gpus, drm, mode, userspace, capabilities, dryRun, restart, ifMatch,
         };
         attach.Handle(host, async context =>
         {
             var request = new AttachRequest
             {
                 Gpus = context.Get(gpus) is { Length: > 0 } chosen ? chosen : null,
+                Drm = context.Get(drm) is { Length: > 0 } render ? render : null,
                 Mode = context.Get(mode) ?? AttachmentMode.Auto,
                 Userspace = context.Get(userspace) ?? UserspaceSource.Installed,
                 Capabilities = context.Get(capabilities) is { Length: > 0 } caps ? caps : null,

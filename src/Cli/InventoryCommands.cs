@@ -68,18 +68,28 @@ public static class InventoryCommands
         }
 
         var table = new Table().Border(TableBorder.Rounded)
-            .AddColumns("index", "name", "pci", "uuid", "driver", "nvenc", "passed to VM");
+            .AddColumns("index", "vendor", "name", "pci", "uuid", "driver", "dri", "nvenc", "passed to VM");
         foreach (var gpu in list.Gpus)
         {
             var nvenc = gpu.Nvenc is { Supported: true } n ? $"{n.SessionCount}/{(n.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "∞")}" : "—";
-            table.AddRow(gpu.Index.ToString(System.Globalization.CultureInfo.InvariantCulture), gpu.Name ?? "—", gpu.PciAddress, gpu.Uuid ?? "—",
-                gpu.KernelDriver ?? "none", nvenc, gpu.AssignedTo is { } vm ? $"{vm.Vm} ({vm.Entry})" : "");
+            table.AddRow(gpu.Index.ToString(System.Globalization.CultureInfo.InvariantCulture), "nvidia", gpu.Name ?? "—", gpu.PciAddress, gpu.Uuid ?? "—",
+                gpu.KernelDriver ?? "none", Dri(gpu.DrmNodes), nvenc, gpu.AssignedTo is { } vm ? $"{vm.Vm} ({vm.Entry})" : "");
+        }
+
+        // Another vendor's GPU has no index, UUID or NVENC: GpuLxc passes only its DRM nodes (attach --drm).
+        foreach (var gpu in list.OtherGpus ?? [])
+        {
+            table.AddRow("—", gpu.Vendor, "—", gpu.PciAddress, "—", gpu.KernelDriver, Dri(gpu.DrmNodes), "—", "");
         }
 
         context.Out.Write(table);
         context.Out.MarkupLineInterpolated($"[grey]driver {list.DriverVersion ?? "not loaded"}, from {list.Source}[/]");
         return ExitCodes.Ok;
     }
+
+    /// <summary>A GPU's DRM nodes by their names now (<c>card1 renderD129</c>), or a dash.</summary>
+    private static string Dri(ICollection<DrmNode>? nodes) =>
+        nodes is { Count: > 0 } ? string.Join(" ", nodes.Select(n => Path.GetFileName(n.Path))) : "—";
 
     private static async Task<int> DoctorAsync(CommandContext context)
     {

@@ -68,7 +68,7 @@ public sealed record ManagedLine(string Key, string Value, bool Present);
 /// <param name="Major">The node's major.</param>
 /// <param name="Minor">The node's minor (for a DRM node, of the node its link points to; it changes with the card order).</param>
 /// <param name="ResolvesTo">For a DRM node: the node its link points to now (<c>/dev/dri/renderD129</c>); null for the others (and when the link is gone).</param>
-/// <param name="InsidePath">For a DRM node: its path inside the container (<c>/dev/dri/renderD128</c> in raw mode, the by-path name in dev mode); null for the others, which show inside at <see cref="Path"/>.</param>
+/// <param name="InsidePath">For a DRM node: its path inside the container (<c>/dev/dri/renderD128</c> in raw mode, the by-path name in dev mode); null for the others, which show inside at <c>path</c>.</param>
 public sealed record AttachedNode(string Path, uint Major, uint Minor, string? ResolvesTo = null, string? InsidePath = null);
 
 public enum DriftStatus

@@ -11,8 +11,8 @@ namespace GpuLxc.Api.Inventory;
 /// <param name="Path">The node's name now, e.g. <c>/dev/dri/renderD129</c>, from sysfs <c>…/drm/renderD129</c>: card numbers
 /// follow the order the drivers probed in, which can change between boots.</param>
 /// <param name="ByPath">The stable link, <c>/dev/dri/by-path/pci-&lt;address&gt;-card</c> or <c>-render</c>.</param>
-/// <param name="ByPathResolves">Whether <see cref="ByPath"/> exists and points to <see cref="Path"/> (udev writes it relative, <c>../renderD129</c>).</param>
-/// <param name="Present">Whether <see cref="Path"/> exists as a character device.</param>
+/// <param name="ByPathResolves">Whether <c>byPath</c> exists and points to <c>path</c> (udev writes it relative, <c>../renderD129</c>).</param>
+/// <param name="Present">Whether <c>path</c> exists as a character device.</param>
 /// <param name="Major">The node's major (the <c>drm</c> major of <c>/proc/devices</c>, normally 226).</param>
 /// <param name="Minor">The node's minor (cards count from 0, render nodes from 128).</param>
 /// <param name="Mode">Permission bits in octal, e.g. <c>0660</c>.</param>
