@@ -36,8 +36,7 @@ public sealed record CdiSpec(string Path, string? DriverVersion, bool? Stale);
 /// <param name="DockerNvidiaRuntime">Whether daemon.json registers the <c>nvidia</c> runtime; null without Docker.</param>
 /// <param name="DockerDefaultRuntime">daemon.json's <c>default-runtime</c>; null when absent.</param>
 /// <param name="DockerCdi">Whether Docker resolves CDI devices: <c>features.cdi</c>, or its version's default (on from 28.2); null without Docker.</param>
-/// <param name="Unprivileged">Whether the container runs in a user namespace. Every GpuLxc container is LXC-confined either way: the
-/// toolkit's legacy path cannot attach its device-cgroup BPF program from inside one.</param>
+/// <param name="Unprivileged">Whether the container runs in a user namespace; LXC-confined either way, so the toolkit's legacy path cannot attach its device-cgroup BPF program.</param>
 /// <param name="CdiSpec">The CDI spec found; null when none.</param>
 /// <param name="Findings">What makes GPU containers fail or deserves a change, each with its fix; empty when all is well or nothing was read.</param>
 public sealed record ContainerToolkit(

@@ -19,7 +19,7 @@ namespace GpuLxc.Api.Drivers;
 /// <param name="InstalledBy">The job that last installed it.</param>
 /// <param name="Os">The container's distribution.</param>
 /// <param name="Notes">What could not be read, and why: a stale or missing <c>libnvidia-ml.so.1</c>, nvidia-smi's own error text, or the backend's error when commands cannot run inside the container at all.</param>
-/// <param name="Toolkit">The NVIDIA Container Toolkit and Docker inside, audited for what makes Docker's GPU containers fail in an LXC container (<see cref="ToolkitReader"/>).</param>
+/// <param name="Toolkit">The NVIDIA Container Toolkit and Docker inside, audited for what makes Docker's GPU containers fail in an LXC container.</param>
 public sealed record ContainerDriver(
     string ContainerId,
     ContainerStatus Status,
