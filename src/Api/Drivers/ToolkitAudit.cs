@@ -160,7 +160,6 @@ public static class ToolkitAudit
         }
 
         var docker = ToolkitFiles.Numeric(dockerVersion);
-        var specUsable = reading.Spec is { Error: null } && Spec(reading)?.Stale != true;
         if (docker is not null && docker >= DockerCdiOptIn && docker < DockerCdiByDefault && daemon.CdiFeature != true && reading.SpecPath is not null)
         {
             findings.Add(new ToolkitFinding("cdiFeatureOff", ToolkitFindingSeverity.Warning,
@@ -168,11 +167,12 @@ public static class ToolkitAudit
                 $"features.cdi, which its daemon.json does not set (it is on by default from {DockerCdiByDefault.ToString(2)}.0): --device nvidia.com/gpu=all fails.",
                 $"nvidia-ctk runtime configure --runtime=docker --cdi.enabled, then {RestartDocker}"));
         }
-        else if (!(DockerCdi(reading) == true && specUsable))
+        // A spec that is stale or broken has its own error above; here only whether Docker can take the CDI path at all.
+        else if (!(DockerCdi(reading) == true && reading.SpecPath is not null))
         {
             findings.Add(new ToolkitFinding("noDockerRuntime", ToolkitFindingSeverity.Warning,
                 $"Docker {dockerVersion} has no nvidia runtime in {ToolkitFiles.DockerDaemonPath} and cannot use CDI here " +
-                $"({(reading.SpecPath is null ? "no CDI spec" : DockerCdi(reading) == true ? "the CDI spec does not fit the driver" : "CDI is off in Docker")}): " +
+                $"({(reading.SpecPath is null ? "no CDI spec" : "CDI is off in Docker")}): " +
                 "--runtime=nvidia fails with `unknown or invalid runtime name: nvidia`, and compose files that name the runtime do not start.",
                 $"nvidia-ctk runtime configure --runtime=docker, then {RestartDocker}"));
         }
