@@ -2,6 +2,7 @@ using GpuLxc.Api.Attachments;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.Diagnostics;
 using GpuLxc.Api.HostAccess;
+using GpuLxc.Api.Infrastructure;
 
 namespace GpuLxc.Api.Drivers;
 
@@ -41,6 +42,10 @@ public sealed class ToolkitDiagnostics(AttachmentStore attachments, ContainerDir
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 unread.Add(record.ContainerId);
+            }
+            catch (ProblemException)
+            {
+                // An attachment whose container is gone: the attachment checks report it; there is nothing to exec into.
             }
         }
 
