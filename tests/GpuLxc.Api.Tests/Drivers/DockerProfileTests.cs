@@ -196,6 +196,25 @@ public sealed class DockerProfileTests
     }
 
     [Fact]
+    public async Task WithUserspaceHostTheDriverIsNotInstalledButDockerIsSetUp()
+    {
+        using var lab = Lab(Unprivileged, docker: "28.2.2", toolkit: "1.17.8-1");
+        lab.Host.WithFile($"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.{DriverLab.HostVersion}", "stand-in\n").WithFile("/usr/bin/nvidia-smi", "#!/bin/sh\n");
+        lab.Guest("nvidia-smi", $"echo {DriverLab.HostVersion}");
+        using var factory = new GpuLxcApiFactory(lab.Host);
+        var client = factory.CreateGpuLxcClient();
+        await client.AttachGpuAsync("101", new AttachRequest { Userspace = UserspaceSource.Host, Capabilities = [DriverCapability.Utility] });
+
+        var job = await InstallAsync(client);
+
+        Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
+        Assert.Equal([JobStepState.Skipped, JobStepState.Skipped], job.Steps.Where(s => s.Name is "install" or "hold").Select(s => s.State));
+        Assert.Equal("host", job.Result!.Method);
+        Assert.DoesNotContain(lab.Commands, c => c.Contains("libnvidia-compute", StringComparison.Ordinal));
+        Assert.Contains("pct exec 101 -- nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml", lab.Commands);
+    }
+
+    [Fact]
     public async Task RestartWithThePlainProfileIsABadRequest()
     {
         using var lab = new DriverLab();
