@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# PUT /api/v1/containers/{id}/gpu on a Proxmox host with 200 containers, and GET /api/v1/containers with 500.
+# PUT /api/v1/containers/{id}/gpu on a Proxmox host with 200 containers; GET /api/v1/containers, one attachment and
+# GET /api/v1/attachments with 500 (50 attached).
 # The host is the demo host (samples/hosts/demo) with generated container configs and a stub pct; run as root
 # (its device nodes are made with mknod). Every measured PUT changes the config (it alternates between two
 # attachments), so each one takes the lock, writes the file atomically, keeps a backup and appends an audit row.
@@ -69,5 +70,15 @@ get_ms="$(for _ in $(seq 1 "$gets"); do
   curl -sf -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $key" "http://127.0.0.1:$port/api/v1/containers"
 done | awk '{printf "%.3f\n", $1 * 1000}')"
 listed="$(curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$port/api/v1/containers" | grep -o '"id"' | wc -l)"
+# One attachment and every attachment: each read also reads the host's GPUs, nodes, userspace and boot sources once
+# (the plan context) to compute drift.
+one_ms="$(for _ in $(seq 1 "$gets"); do
+  curl -sf -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $key" "http://127.0.0.1:$port/api/v1/containers/1010/gpu"
+done | awk '{printf "%.3f\n", $1 * 1000}')"
+all_ms="$(for _ in $(seq 1 "$gets"); do
+  curl -sf -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $key" "http://127.0.0.1:$port/api/v1/attachments"
+done | awk '{printf "%.3f\n", $1 * 1000}')"
 stop
 echo "GET /containers, 500 containers ($listed listed, 50 attached): p50 $(p50 <<<"$get_ms") ms, p99 $(p99 <<<"$get_ms") ms over $gets requests"
+echo "GET /containers/{id}/gpu, one attachment with drift: p50 $(p50 <<<"$one_ms") ms, p99 $(p99 <<<"$one_ms") ms over $gets requests"
+echo "GET /attachments, 50 attachments with drift: p50 $(p50 <<<"$all_ms") ms, p99 $(p99 <<<"$all_ms") ms over $gets requests"

@@ -123,10 +123,18 @@ public static class DriverCommands
             return ExitCodes.Ok;
         }
 
+        var toolkit = guest.Toolkit;
         context.Out.Write(Output.Facts(
-            ("container", guest.ContainerId), ("status", Output.Name(guest.Status)), ("host", guest.HostVersion), ("installed", guest.InstalledVersion),
-            ("match", Output.YesNo(guest.Match)), ("method", guest.Method), ("os", guest.Os?.PrettyName)));
-        return guest.Match == false ? ExitCodes.Failure : ExitCodes.Ok;
+            [
+                ("container", guest.ContainerId), ("status", Output.Name(guest.Status)), ("host", guest.HostVersion), ("installed", guest.InstalledVersion),
+                ("match", Output.YesNo(guest.Match)), ("method", guest.Method), ("os", guest.Os?.PrettyName),
+                ("toolkit", toolkit.NotChecked is { } why ? $"not checked: {why}"
+                    : toolkit.Installed != true ? "not installed"
+                    : $"{toolkit.Version}, {toolkit.RuntimeMode} mode, no-cgroups {(toolkit.NoCgroups == true ? "true" : "false")}, docker {toolkit.DockerVersion ?? "none"}"),
+                .. toolkit.Findings.Select(f => ($"toolkit {Output.Name(f.Severity)}", (string?)$"{f.Message} Fix: {f.Fix}")),
+            ]));
+        // A toolkit error means Docker's GPU containers fail inside, as surely as a version mismatch does.
+        return guest.Match == false || toolkit.Findings.Any(f => f.Severity == ToolkitFindingSeverity.Error) ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
     /// <summary>An enum option as the contract spells its values, or the default when not given.</summary>

@@ -1,3 +1,4 @@
+using GpuLxc.Api.Drivers;
 using GpuLxc.Api.Guardian;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Hosts;
@@ -8,7 +9,7 @@ namespace GpuLxc.Api.Diagnostics;
 /// <summary>Checks the host against everything a container needs to use its GPU; each failure says how to fix it.</summary>
 public sealed partial class HostDiagnostics(
     GpuInventory inventory, HostDriverReader drivers, HostInfoReader hosts, IHostFileSystem files, IHostCommandRunner commands, ContainerAudit containerAudit,
-    DriverPropertyChecks properties, ModulesLoadFiles modulesLoad, GuardianChecks upgrades)
+    DriverPropertyChecks properties, ModulesLoadFiles modulesLoad, GuardianChecks upgrades, ToolkitDiagnostics toolkits)
 {
     public async Task<DiagnosticsReport> RunAsync(CancellationToken cancellationToken)
     {
@@ -41,6 +42,7 @@ public sealed partial class HostDiagnostics(
             await CgroupKeysAsync(host.CgroupVersion, cancellationToken),
             ContainerAudit.GpuLinesCheck(containers),
             ContainerAudit.ConfinementCheck(containers),
+            await toolkits.CheckAsync(cancellationToken),
             Nvenc(gpus),
             await properties.PersistenceModeAsync(driver, loaded, cancellationToken),
         ];

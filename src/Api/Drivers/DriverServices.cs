@@ -39,6 +39,7 @@ public static class DriverRegistration
     public static IServiceCollection AddDrivers(this IServiceCollection services)
     {
         services.AddSingleton<GuestDrivers>();
+        services.AddSingleton<ToolkitDiagnostics>();
         services.AddSingleton<GuestInstaller>();
         services.AddSingleton<DockerProfileSetup>();
         services.AddSingleton<IJobWork, HostDriverInstallWork>();

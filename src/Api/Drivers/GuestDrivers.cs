@@ -19,6 +19,7 @@ namespace GpuLxc.Api.Drivers;
 /// <param name="InstalledBy">The job that last installed it.</param>
 /// <param name="Os">The container's distribution.</param>
 /// <param name="Notes">What could not be read, and why: a stale or missing <c>libnvidia-ml.so.1</c>, nvidia-smi's own error text, or the backend's error when commands cannot run inside the container at all.</param>
+/// <param name="Toolkit">The NVIDIA Container Toolkit and Docker inside, audited for what makes Docker's GPU containers fail in an LXC container.</param>
 public sealed record ContainerDriver(
     string ContainerId,
     ContainerStatus Status,
@@ -28,7 +29,8 @@ public sealed record ContainerDriver(
     string? Method,
     string? InstalledBy,
     OsInfo? Os,
-    IReadOnlyList<string> Notes);
+    IReadOnlyList<string> Notes,
+    ContainerToolkit Toolkit);
 
 /// <summary>A container that a guest driver job can work on, with what the job needs to know of it.</summary>
 public sealed record GuestTarget(IContainerBackend Backend, string ContainerId, string HostVersion, OsFamily Family, OsInfo Os);
@@ -177,6 +179,8 @@ public sealed class GuestDrivers(
         string? installed = null;
         OsInfo? os = null;
         var hostUserspace = await UsesHostUserspaceAsync(containerId, cancellationToken);
+        var unprivileged = await files.TryReadBytesAsync(backend.ConfigPath(containerId), cancellationToken) is { } bytes && backend.Describe(containerId, backend.ParseConfig(bytes)).Unprivileged;
+        var toolkit = ContainerToolkit.Unchecked(status == ContainerStatus.Stopped ? "container stopped" : "container status unknown", unprivileged);
         if (status == ContainerStatus.Running)
         {
             var probe = ExecProbe(backend, containerId);
@@ -194,6 +198,9 @@ public sealed class GuestDrivers(
                 installed = bound;
             }
 
+            toolkit = probed.Succeeded
+                ? await ToolkitReader.ReadAsync(backend, containerId, hostVersion, unprivileged, command => commands.RunAsync(command, cancellationToken))
+                : ContainerToolkit.Unchecked("commands cannot run inside the container (see notes)", unprivileged);
             if (!probed.Succeeded && libraries.Versions.Count == 0 && libraries.Link is null)
             {
                 notes.Add(ExecFailure(containerId, probe, probed));
@@ -226,7 +233,7 @@ public sealed class GuestDrivers(
         }
 
         return new ContainerDriver(containerId, status, hostVersion, installed, installed is not null && installed == hostVersion,
-            method, method == HostMethod ? null : last?.Id, os, notes);
+            method, method == HostMethod ? null : last?.Id, os, notes, toolkit);
     }
 
     /// <summary>The single version <c>nvidia-smi</c> inside reports, or what it said when it failed (NVML's own words).</summary>

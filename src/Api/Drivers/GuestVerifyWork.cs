@@ -1,4 +1,5 @@
 using GpuLxc.Api.Attachments;
+using GpuLxc.Api.Containers;
 using GpuLxc.Api.HostAccess;
 using GpuLxc.Api.Jobs;
 
@@ -7,8 +8,12 @@ namespace GpuLxc.Api.Drivers;
 /// <summary>A verification takes no settings: what it checks is the job's target container.</summary>
 public sealed record GuestVerifyRequest;
 
-/// <summary>Checks from inside a container that the GPU is usable: device nodes, and nvidia-smi at the host's version.</summary>
-internal sealed class GuestVerifyWork(GuestDrivers guests, GuestInstaller installer, AttachmentStore attachments, IHostCommandRunner commands) : JobWork<GuestVerifyRequest>
+/// <summary>
+/// Checks from inside a container that the GPU is usable: device nodes, nvidia-smi at the host's version, and the
+/// NVIDIA Container Toolkit where one is installed (<see cref="ToolkitVerification"/>).
+/// </summary>
+internal sealed class GuestVerifyWork(GuestDrivers guests, GuestInstaller installer, AttachmentStore attachments, ContainerDirectory containers, IHostCommandRunner commands)
+    : JobWork<GuestVerifyRequest>
 {
     public override JobKind Kind => JobKind.GuestVerify;
 
@@ -17,6 +22,7 @@ internal sealed class GuestVerifyWork(GuestDrivers guests, GuestInstaller instal
         ("preflight", "Check that the container runs, has a GPU attached, and that the host driver is loaded"),
         ("deviceNodes", "Check that the attached device nodes are character devices inside the container"),
         ("nvidiaSmi", "Check that nvidia-smi inside works and reports the host's version"),
+        (ToolkitVerification.Step, ToolkitVerification.Title),
     ];
 
     public override async Task<JobResult?> RunAsync(GuestVerifyRequest request, JobContext context)
@@ -68,6 +74,11 @@ internal sealed class GuestVerifyWork(GuestDrivers guests, GuestInstaller instal
 
             step.Message = $"nvidia-smi reports {reported}, the host's version" + (hostUserspace ? " (the host's own files, bound in)" : "");
             return reported;
+        });
+        await context.StepAsync(ToolkitVerification.Step, async step =>
+        {
+            var unprivileged = (await containers.GetContainerAsync(context.Target, context.Cancellation)).Unprivileged;
+            await ToolkitVerification.RunAsync(context, step, commands, backend, hostVersion, unprivileged);
         });
         return new JobResult(hostVersion, version, Method: hostUserspace ? GuestDrivers.HostMethod : null, Match: true);
     }
