@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace GpuLxc.Api.Drivers;
@@ -23,6 +22,7 @@ public static partial class DockerProfile
     /// <summary>
     /// The oldest NVIDIA container toolkit installed: 1.17.8 fixes CVE-2025-23266 (container escape through the
     /// <c>enable-cuda-compat</c> createContainer hook) and CVE-2025-23267 (NVIDIA security bulletin 5659, July 2025).
+    /// The audit's <see cref="ToolkitAudit.SecurityFloor"/>, spelled as a constant for the install route's description.
     /// </summary>
     public const string ToolkitFloor = "1.17.8";
 
@@ -34,10 +34,10 @@ public static partial class DockerProfile
         ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools", "libnvidia-container1"];
 
     /// <summary>The NVIDIA container runtime's config inside the guest.</summary>
-    public const string RuntimeConfigPath = "/etc/nvidia-container-runtime/config.toml";
+    public const string RuntimeConfigPath = ToolkitFiles.RuntimeConfigPath;
 
     /// <summary>Docker's daemon config inside the guest.</summary>
-    public const string DaemonConfigPath = "/etc/docker/daemon.json";
+    public const string DaemonConfigPath = ToolkitFiles.DockerDaemonPath;
 
     /// <summary>The CDI spec GpuLxc generates inside (a re-sync regenerates it where it exists).</summary>
     public const string CdiSpecPath = "/etc/cdi/nvidia.yaml";
@@ -97,40 +97,18 @@ public static partial class DockerProfile
         return (version, found);
     }
 
-    /// <summary>Whether <c>config.toml</c>'s <c>[nvidia-container-cli]</c> table sets <c>no-cgroups = true</c> (a commented line is the default, false).</summary>
-    public static bool NoCgroups(string? configToml)
-    {
-        var inTable = false;
-        foreach (var raw in (configToml ?? "").Split('\n'))
-        {
-            var line = raw.Trim();
-            if (line.StartsWith('['))
-            {
-                inTable = line == "[nvidia-container-cli]";
-                continue;
-            }
-
-            if (inTable && NoCgroupsTrue().IsMatch(line))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>Whether <c>config.toml</c> sets <c>nvidia-container-cli.no-cgroups = true</c> (absent: the toolkit's default, false), by <see cref="ToolkitFiles.ParseRuntimeConfig"/>.</summary>
+    public static bool NoCgroups(string? configToml) => ToolkitFiles.ParseRuntimeConfig(configToml ?? "").NoCgroups;
 
     /// <summary>
-    /// What <c>daemon.json</c> lacks for the NVIDIA runtime (and CDI, where Docker has it off): <c>Runtime</c> when
-    /// <c>runtimes.nvidia</c> is missing, <c>Cdi</c> when <c>features.cdi</c> must be set true. An absent file is empty.
+    /// What <c>daemon.json</c> lacks for the NVIDIA runtime (and CDI, where Docker has it off), by
+    /// <see cref="ToolkitFiles.ParseDaemonJson"/>: <c>Runtime</c> when <c>runtimes.nvidia</c> is missing, <c>Cdi</c> when
+    /// <c>features.cdi</c> must be set true; <c>Error</c> when the file is not JSON (Docker itself would not start). An absent file is empty.
     /// </summary>
-    /// <exception cref="System.Text.Json.JsonException">The file is not JSON (Docker itself would not start).</exception>
-    public static (bool Runtime, bool Cdi) DaemonNeeds(string? daemonJson, DockerVersion docker)
+    public static (bool Runtime, bool Cdi, string? Error) DaemonNeeds(string? daemonJson, DockerVersion docker)
     {
-        var root = string.IsNullOrWhiteSpace(daemonJson) ? new JsonObject() : JsonNode.Parse(daemonJson) as JsonObject ?? new JsonObject();
-        var runtime = root["runtimes"] is JsonObject runtimes && runtimes.ContainsKey("nvidia");
-        var cdiSetting = root["features"] is JsonObject features && features["cdi"] is JsonValue value && value.TryGetValue<bool>(out var on) ? on : (bool?)null;
-        var cdiOn = cdiSetting ?? docker.CdiOnByDefault;
-        return (!runtime, docker.SupportsCdi && !cdiOn);
+        var daemon = ToolkitFiles.ParseDaemonJson(string.IsNullOrWhiteSpace(daemonJson) ? "{}" : daemonJson);
+        return (!daemon.NvidiaRuntime, docker.SupportsCdi && !(daemon.CdiFeature ?? docker.CdiOnByDefault), daemon.Error);
     }
 
     [GeneratedRegex(@"^(?<major>[0-9]{1,4})\.(?<minor>[0-9]{1,4})(\.[0-9]{1,4})?([-+~][0-9A-Za-z.+~-]{0,64})?\z")]
@@ -138,7 +116,4 @@ public static partial class DockerProfile
 
     [GeneratedRegex(@"^(?:[0-9]+:)?(?<numbers>[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4})(?<pre>~[0-9A-Za-z.]+)?(-[0-9A-Za-z.+~]+)?\z")]
     private static partial Regex ToolkitVersionPattern();
-
-    [GeneratedRegex(@"^no-cgroups\s*=\s*true\s*(#.*)?$")]
-    private static partial Regex NoCgroupsTrue();
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using GpuLxc.Api.Containers;
 using GpuLxc.Api.Containers.Config;
 using GpuLxc.Api.HostAccess;
@@ -151,15 +150,11 @@ public sealed class DockerProfileSetup(IHostCommandRunner commands, ContainerDir
             changed.Add($"no-cgroups = true in {DockerProfile.RuntimeConfigPath}");
         }
 
-        (bool Runtime, bool Cdi) needs;
-        try
-        {
-            needs = DockerProfile.DaemonNeeds(await ReadAsync(context, target, DockerProfile.DaemonConfigPath), docker);
-        }
-        catch (JsonException e)
+        var needs = DockerProfile.DaemonNeeds(await ReadAsync(context, target, DockerProfile.DaemonConfigPath), docker);
+        if (needs.Error is not null)
         {
             throw new JobFailedException(new JobError("preconditionFailed",
-                $"{DockerProfile.DaemonConfigPath} in container {target.ContainerId} is not valid JSON ({e.Message}); GpuLxc does not overwrite it.",
+                $"{DockerProfile.DaemonConfigPath} in container {target.ContainerId} is not valid JSON ({needs.Error}); GpuLxc does not overwrite it.",
                 Fix: $"Fix {DockerProfile.DaemonConfigPath} inside the container (`dockerd --validate`), then POST the install again."));
         }
 

@@ -96,6 +96,10 @@ public sealed class ContainerFeaturesFacts
     [InlineData("garbage", false)]
     public void FitsFloor_IsTrue_FromTheCveFixOn(string version, bool fits) => Assert.Equal(fits, GpuLxc.Api.Drivers.DockerProfile.FitsFloor(version));
 
+    [Fact]
+    public void ToolkitFloor_IsTheAuditsSecurityFloor() =>
+        Assert.Equal(GpuLxc.Api.Drivers.DockerProfile.ToolkitFloor, GpuLxc.Api.Drivers.ToolkitAudit.SecurityFloor.ToString());
+
     [Theory]
     [InlineData("24.0.7", null, true, false)]
     [InlineData("27.5.1", null, true, true)]
@@ -103,5 +107,5 @@ public sealed class ContainerFeaturesFacts
     [InlineData("28.2.2", null, true, false)]
     [InlineData("28.2.2", """{"features":{"cdi":false},"runtimes":{"nvidia":{}}}""", false, true)]
     public void DaemonNeeds_AsksForCdiOnlyWhereDockerHasItOff(string docker, string? daemonJson, bool runtime, bool cdi) =>
-        Assert.Equal((runtime, cdi), GpuLxc.Api.Drivers.DockerProfile.DaemonNeeds(daemonJson, GpuLxc.Api.Drivers.DockerProfile.ParseDockerVersion(docker)!));
+        Assert.Equal((runtime, cdi, (string?)null), GpuLxc.Api.Drivers.DockerProfile.DaemonNeeds(daemonJson, GpuLxc.Api.Drivers.DockerProfile.ParseDockerVersion(docker)!));
 }
