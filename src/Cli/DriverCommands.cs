@@ -23,13 +23,20 @@ public static class DriverCommands
         var runInstaller = new Option<string?>("--run-installer") { Description = "The NVIDIA .run installer on the host (path)" };
         var version = new Option<string?>("--version") { Description = "host, package method: the exact driver version to install" };
         var noWait = new Option<bool>("--no-wait") { Description = "Start the job and print it; do not follow it" };
+        var profile = new Option<string?>("--profile") { Description = "container: plain (default), or docker: then the NVIDIA container toolkit configured for Docker inside, and the container features Docker needs" };
+        var restart = new Option<bool>("--restart") { Description = "container, docker profile: restart the container when its features changed" };
         var install = new Command("install", "Install the driver on the host, or the host's exact version in a container, following the job with a progress bar")
         {
-            installTarget, method, runInstaller, version, noWait,
+            installTarget, method, runInstaller, version, profile, restart, noWait,
         };
         install.Handle(host, async context =>
         {
             var target = context.Get(installTarget);
+            if (target == HostTarget && (context.Get(profile) is not null || context.Get(restart)))
+            {
+                throw new CliUsageException("--profile and --restart apply to a container's install, not the host's.");
+            }
+
             var answer = target == HostTarget
                 ? await context.Client.InstallHostDriverAsync(new HostDriverInstallRequest
                 {
@@ -41,6 +48,8 @@ public static class DriverCommands
                 {
                     Method = Parse<GuestInstallMethod>(context.Get(method), "--method", GuestInstallMethod.Auto),
                     RunInstaller = context.Get(runInstaller),
+                    Profile = Parse<GuestInstallProfile>(context.Get(profile), "--profile", GuestInstallProfile.Plain),
+                    Restart = context.Get(restart),
                 }, context.CancellationToken);
             return await StartedAsync(context, answer, context.Get(noWait));
         });

@@ -112,16 +112,24 @@ public static class ContainersApi
                          "and it is a glibc distribution (Alpine is refused). The version is the host's loaded module's, exactly: apt installs " +
                          "packages of that upstream version (never a branch match; failing, the job names the versions found) and holds them; " +
                          "or the host version's .run installer is copied in and run with --no-kernel-modules --silent. Then nvidia-smi inside " +
-                         $"must report the host's version. {DriverServices.JobAccepted} {DriverServices.JobSerialised}")]
+                         "must report the host's version. With profile docker (Debian and Ubuntu containers; allowed with userspace host, whose " +
+                         "install steps are skipped) it then sets the container features Docker needs on Proxmox (features: nesting=1, and keyctl=1 " +
+                         "when unprivileged, in the main section only; a plain LXC config is not edited, the step names the line to add), checks that " +
+                         "Docker runs inside (GpuLxc does not install it), installs NVIDIA's container toolkit from apt at " + DockerProfile.ToolkitFloor +
+                         " or newer (the CVE-2025-23266 fix), sets no-cgroups = true, registers the nvidia runtime with Docker, generates " +
+                         "/etc/cdi/nvidia.yaml where Docker has CDI (25 and later), and restarts Docker only when its config changed. New features " +
+                         "apply from the container's next start: the result says restartRequired, and restart: true restarts it. " +
+                         $"{DriverServices.JobAccepted} {DriverServices.JobSerialised}")]
     public static async Task<Accepted<Job>> InstallContainerDriverAsync(
         string containerId, GuestDriverInstallRequest request, [AsParameters] DriverServices drivers, CancellationToken cancellationToken)
     {
-        var target = await drivers.Guests.CheckAsync(containerId, cancellationToken);
-        if (request.Method == GuestInstallMethod.Apt && target.Family is not (OsFamily.Debian or OsFamily.Ubuntu))
+        var docker = request.Profile == GuestInstallProfile.Docker;
+        var target = await drivers.Guests.CheckAsync(containerId, cancellationToken, hostUserspaceAllowed: docker);
+        if ((request.Method == GuestInstallMethod.Apt || docker) && target.Family is not (OsFamily.Debian or OsFamily.Ubuntu))
         {
             throw DriverProblems.AptUnsupported.With(
-                $"Container {containerId} runs {target.Os.PrettyName ?? target.Os.Id}; NVIDIA's apt packages are for Debian and Ubuntu.",
-                "Use method runInstaller (or auto).");
+                $"Container {containerId} runs {target.Os.PrettyName ?? target.Os.Id}; NVIDIA's apt packages{(docker ? ", the driver's and the container toolkit's," : "")} are for Debian and Ubuntu.",
+                docker ? "Use a Debian or Ubuntu container for Docker with GPUs." : "Use method runInstaller (or auto).");
         }
 
         return await drivers.StartAsync<GuestDriverInstallWork, GuestDriverInstallRequest>(containerId, request, 5, cancellationToken);
@@ -141,6 +149,7 @@ public static class ContainersApi
         services.AddSingleton<AttachmentService>();
         services.AddSingleton<GuestGroupReader>();
         services.AddSingleton<ContainerDirectory>();
+        services.AddSingleton<ContainerConfigEditor>();
         services.AddSingleton<PlanContextReader>();
         services.AddSingleton<IValidator<AttachRequest>, AttachRequestValidator>();
         return services;

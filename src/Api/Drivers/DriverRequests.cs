@@ -32,10 +32,27 @@ public enum GuestInstallMethod
 /// <param name="RunInstaller">RunInstaller method: the absolute host path of <c>NVIDIA-Linux-…-VERSION.run</c>.</param>
 public sealed record HostDriverInstallRequest(HostInstallMethod Method = HostInstallMethod.Package, string? Package = null, string? Version = null, string? RunInstaller = null);
 
+public enum GuestInstallProfile
+{
+    /// <summary>The userspace driver only.</summary>
+    Plain,
+
+    /// <summary>
+    /// The driver, then what Docker inside needs to run GPU containers: the container's features (Proxmox), the NVIDIA
+    /// container toolkit from apt, its runtime registered with Docker (<c>no-cgroups = true</c>) and a CDI spec.
+    /// </summary>
+    Docker,
+}
+
 /// <summary>How to install a container's userspace driver; the version is always the host's loaded module's.</summary>
 /// <param name="Method"><c>auto</c> (default), <c>apt</c> or <c>runInstaller</c>.</param>
 /// <param name="RunInstaller">The host path of the host version's <c>.run</c> installer; default: the one the last host install used.</param>
-public sealed record GuestDriverInstallRequest(GuestInstallMethod Method = GuestInstallMethod.Auto, string? RunInstaller = null);
+/// <param name="Profile"><c>plain</c> (default): the driver only; <c>docker</c>: the driver (or, attached with <c>userspace: host</c>,
+/// the host's files bound in), then the container features Docker needs and the NVIDIA container toolkit configured for Docker.</param>
+/// <param name="Restart">Docker profile: restart the container when its features changed and it runs (they apply only
+/// from its next start); default false, and the job's result says <c>restartRequired</c>.</param>
+public sealed record GuestDriverInstallRequest(
+    GuestInstallMethod Method = GuestInstallMethod.Auto, string? RunInstaller = null, GuestInstallProfile Profile = GuestInstallProfile.Plain, bool Restart = false);
 
 /// <summary>How a re-sync reinstalls mismatched containers.</summary>
 /// <param name="Method">As for a guest install; <c>auto</c> reuses each container's last method.</param>
@@ -111,6 +128,8 @@ internal sealed class GuestDriverInstallRequestValidator : AbstractValidator<Gue
         RuleFor(r => r.Method).IsInEnum();
         RuleFor(r => r.RunInstaller).Null().When(r => r.Method == GuestInstallMethod.Apt).WithMessage("runInstaller does not apply to the apt method.");
         RuleFor(r => r.RunInstaller).Cascade(CascadeMode.Stop).MustBeRunInstaller(files).When(r => r.RunInstaller is not null);
+        RuleFor(r => r.Profile).IsInEnum();
+        RuleFor(r => r.Restart).Equal(false).When(r => r.Profile == GuestInstallProfile.Plain).WithMessage("restart applies to the docker profile only: the plain profile changes no container setting.");
     }
 }
 

@@ -9,13 +9,15 @@ namespace GpuLxc.Api.Drivers;
 
 /// <summary>
 /// Compares every attached container with the host and reinstalls the mismatched ones, one step each. A container
-/// that fails does not stop the others; the job fails at the end, naming them.
+/// that fails does not stop the others; the job fails at the end, naming them. A reinstalled container that has
+/// <see cref="DockerProfile.CdiSpecPath"/> (the docker profile's) gets it regenerated for the new driver.
 /// </summary>
 internal sealed class DriverResyncWork(
     ContainerBackends backends,
     AttachmentStore attachments,
     GuestDrivers guests,
     GuestInstaller installer,
+    DockerProfileSetup docker,
     LoadedDriver loadedDriver,
     JobStore jobs,
     IHostCommandRunner commands) : JobWork<DriverResyncRequest>
@@ -88,7 +90,9 @@ internal sealed class DriverResyncWork(
                     }
 
                     var reported = await installer.VerifyAsync(context, target);
-                    step.Message = $"{GuestInstaller.MethodName(method)}: now {reported}";
+                    // A CDI spec names the driver's versioned library files: the old one would point Docker at files that are gone.
+                    var cdi = await docker.GenerateCdiAsync(context, target, onlyWhenPresent: true);
+                    step.Message = $"{GuestInstaller.MethodName(method)}: now {reported}{(cdi ? $"; {DockerProfile.CdiSpecPath} regenerated" : "")}";
                     return reported;
                 });
                 outcomes[id] = outcomes[id] with { After = after, Outcome = "reinstalled" };

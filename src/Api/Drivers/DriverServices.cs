@@ -41,6 +41,7 @@ public static class DriverRegistration
         services.AddSingleton<GuestDrivers>();
         services.AddSingleton<ToolkitDiagnostics>();
         services.AddSingleton<GuestInstaller>();
+        services.AddSingleton<DockerProfileSetup>();
         services.AddSingleton<IJobWork, HostDriverInstallWork>();
         services.AddSingleton<IJobWork, GuestDriverInstallWork>();
         services.AddSingleton<IJobWork, GuestVerifyWork>();

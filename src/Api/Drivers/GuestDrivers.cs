@@ -54,12 +54,17 @@ public sealed class GuestDrivers(
 
     /// <summary>
     /// The preconditions of a guest job (design: 409 with the fix): the container exists and runs, GpuLxc attached a
-    /// GPU to it, the host driver is loaded, and its distribution uses glibc.
+    /// GPU to it, the host driver is loaded, and its distribution uses glibc; and, unless <paramref name="hostUserspaceAllowed"/>
+    /// (the docker profile, which configures Docker over the host's bound files), that it is not attached with <c>userspace: host</c>.
     /// </summary>
-    public async Task<GuestTarget> CheckAsync(string containerId, CancellationToken cancellationToken)
+    public async Task<GuestTarget> CheckAsync(string containerId, CancellationToken cancellationToken, bool hostUserspaceAllowed = false)
     {
         var (backend, hostVersion) = await PreflightAsync(containerId, cancellationToken);
-        await RefuseHostUserspaceAsync(containerId, cancellationToken);
+        if (!hostUserspaceAllowed)
+        {
+            await RefuseHostUserspaceAsync(containerId, cancellationToken);
+        }
+
         return await DetectOsAsync(backend, containerId, hostVersion, cancellationToken);
     }
 

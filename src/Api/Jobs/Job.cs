@@ -110,6 +110,8 @@ public sealed record JobError(string Code, string Message, string? Step = null, 
 /// <param name="Packages">The packages installed, with their exact versions (<c>name=version</c>).</param>
 /// <param name="Match">Guest jobs: whether the container's userspace driver equals the host's version.</param>
 /// <param name="Containers">Re-sync: every attached container and what happened to it.</param>
+/// <param name="RestartRequired">Guest install with the docker profile: the container's features changed while it ran and apply only from its next start.</param>
+/// <param name="Docker">Guest install with the docker profile: what it found and set up for Docker inside.</param>
 public sealed record JobResult(
     string? HostVersion = null,
     string? InstalledVersion = null,
@@ -117,7 +119,19 @@ public sealed record JobResult(
     string? Method = null,
     IReadOnlyList<string>? Packages = null,
     bool? Match = null,
-    IReadOnlyList<ResyncedContainer>? Containers = null);
+    IReadOnlyList<ResyncedContainer>? Containers = null,
+    bool? RestartRequired = null,
+    DockerSetup? Docker = null);
+
+/// <summary>What the docker profile of a guest install found and set up.</summary>
+/// <param name="Features">Proxmox: the container's <c>features:</c> value now (<c>keyctl=1,nesting=1</c>); null with the plain LXC backend, which GpuLxc does not edit for this.</param>
+/// <param name="FeaturesChanged">Whether the job changed the container's features.</param>
+/// <param name="Restarted">Whether the job restarted the container (asked with <c>restart: true</c>, and its features changed while it ran).</param>
+/// <param name="DockerVersion">The Docker Engine (server) version inside, as <c>docker version</c> reports it.</param>
+/// <param name="ToolkitVersion">The NVIDIA container toolkit's package version inside (<c>1.17.8-1</c>).</param>
+/// <param name="Cdi">Whether Docker inside uses CDI (Docker 25 and later): <c>/etc/cdi/nvidia.yaml</c> is generated and <c>--device nvidia.com/gpu=all</c> works.</param>
+/// <param name="Changed">What the job changed inside, in order (empty: everything was in place already).</param>
+public sealed record DockerSetup(string? Features, bool FeaturesChanged, bool Restarted, string DockerVersion, string ToolkitVersion, bool Cdi, IReadOnlyList<string> Changed);
 
 /// <summary>One attached container in a re-sync.</summary>
 /// <param name="ContainerId">The container.</param>

@@ -159,6 +159,26 @@ public sealed class CliCommandTests
     }
 
     [Fact]
+    public async Task DriverInstallWithTheDockerProfileStartsTheProfilesStepsAndRefusesAnUnknownProfile()
+    {
+        using var lab = new DriverLab();
+        using var factory = new GpuLxcApiFactory(lab.Host);
+        await DriverLab.AttachAsync(factory.CreateGpuLxcClient());
+
+        var bogus = await CliRun.RunAsync(factory, "driver", "install", "101", "--profile", "podman");
+        var onHost = await CliRun.RunAsync(factory, "driver", "install", "host", "--profile", "docker");
+        var started = await CliRun.RunAsync(factory, "driver", "install", "101", "--profile", "docker", "--restart", "--no-wait", "--json");
+
+        Assert.True(bogus.ExitCode == ExitCodes.Usage, bogus.ToString());
+        Assert.Contains("--profile must be one of plain, docker", bogus.Error + bogus.Out, StringComparison.Ordinal);
+        Assert.True(onHost.ExitCode == ExitCodes.Usage, onHost.ToString());
+        Assert.True(started.ExitCode == ExitCodes.Ok, started.ToString());
+        var steps = JsonDocument.Parse(started.Out).RootElement.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["features", "docker", "toolkit", "configure", "restart"], steps.TakeLast(5));
+        Assert.Single(await factory.CreateGpuLxcClient().ListJobsAsync());
+    }
+
+    [Fact]
     public async Task NvencLeasesAreTakenShownAndGivenBack()
     {
         using var factory = new GpuLxcApiFactory(ContainerHosts.Pve8());

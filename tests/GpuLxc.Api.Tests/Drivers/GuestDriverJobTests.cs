@@ -147,7 +147,7 @@ public sealed class GuestDriverJobTests
 
         Assert.Equal(["method=runInstaller", $"runInstaller={Installer}"], stored.Parameters.Select(p => $"{p.Key}={p.Value}").Order(StringComparer.Ordinal));
         Assert.True(job.State == JobState.Succeeded, job.Error?.Message);
-        Assert.Equal(["method=runInstaller"], job.Parameters.Select(p => $"{p.Key}={p.Value}"));
+        Assert.Equal(["method=runInstaller", "profile=plain", "restart=false"], job.Parameters.Select(p => $"{p.Key}={p.Value}"));
         Assert.Contains($"pct push 101 {lab.Host.PathOf(Installer)} /tmp/gpulxc-NVIDIA-Linux-x86_64-550.127.05.run", lab.Commands);
     }
 

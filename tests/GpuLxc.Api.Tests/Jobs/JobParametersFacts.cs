@@ -38,7 +38,7 @@ public sealed class JobParametersFacts
     {
         var view = JobParameters.View(JobParameters.Store(new GuestDriverInstallRequest(GuestInstallMethod.RunInstaller, Installer)));
 
-        Assert.Equal(["method=runInstaller", $"runInstaller={Installer}"], view.Select(p => $"{p.Key}={p.Value}"));
+        Assert.Equal(["method=runInstaller", $"runInstaller={Installer}", "profile=plain", "restart=false"], view.Select(p => $"{p.Key}={p.Value}"));
         Assert.Empty(JobParameters.View(JobParameters.Store(new GuestVerifyRequest())));
     }
 

@@ -105,6 +105,31 @@ public abstract class ConfigText
         _lines.Insert(index, new ConfigLine(FormatSetting(key, value), terminator));
     }
 
+    /// <summary>
+    /// Gives the first editable setting named <paramref name="key"/> the value <paramref name="value"/> in place, keeping
+    /// its line ending (a line whose value is already that is left as it is, trailing spaces and all); adds the setting
+    /// where this format puts it when there is none. Returns whether the text changed.
+    /// </summary>
+    public bool Set(string key, string value)
+    {
+        for (int i = 0, end = EditableEnd; i < end; i++)
+        {
+            if (ParseSetting(_lines[i].Text) is { } setting && setting.Key == key)
+            {
+                if (setting.Value == value)
+                {
+                    return false;
+                }
+
+                _lines[i] = new ConfigLine(FormatSetting(key, value), _lines[i].Terminator);
+                return true;
+            }
+        }
+
+        Add(key, value);
+        return true;
+    }
+
     /// <summary>Removes the line at <paramref name="index"/>; a removed bare last line leaves its predecessor bare.</summary>
     public void RemoveAt(int index)
     {
