@@ -4,7 +4,7 @@
 # The host is the demo host (samples/hosts/demo) with generated container configs and a stub pct; run as root
 # (its device nodes are made with mknod). Every measured PUT changes the config (it alternates between two
 # attachments), so each one takes the lock, writes the file atomically, keeps a backup and appends an audit row.
-# Usage: sudo bench/containers.sh [puts] [gets]
+# Usage: sudo bench/containers.sh [puts] [gets]   (GPULXC_BENCH_PORT, default 5093; GPULXC_BENCH_APP, see below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +13,12 @@ gets="${2:-100}"
 port="${GPULXC_BENCH_PORT:-5093}"
 work="$(mktemp -d)"
 trap 'kill "$service" 2>/dev/null || true; rm -rf "$work"' EXIT
-dotnet publish src/Api -c Release -o "$work/app" -nologo -v quiet >/dev/null
+# GPULXC_BENCH_APP: an unpacked Release publish to use instead of building one (a machine without .NET).
+if [[ -n ${GPULXC_BENCH_APP:-} ]]; then
+  ln -s "$(cd "$GPULXC_BENCH_APP" && pwd)" "$work/app"
+else
+  dotnet publish src/Api -c Release -o "$work/app" -nologo -v quiet >/dev/null
+fi
 
 host() { # $1 = number of containers
   rm -rf "$work/host" && cp -a samples/hosts/demo "$work/host"
