@@ -7,7 +7,16 @@ using GpuLxc.Api.Jobs;
 namespace GpuLxc.Api.Drivers;
 
 /// <summary>What the features step did: the <c>features:</c> value now (null: plain LXC, not edited), and whether it changed.</summary>
-public sealed record FeaturesOutcome(string? Features, bool Changed, string Message);
+/// <param name="Features">The <c>features:</c> value now; null on plain LXC.</param>
+/// <param name="Changed">Whether this run changed it.</param>
+/// <param name="Message">What the step says.</param>
+/// <param name="StartedBefore">Whether the container runs with a config older than the one on disk (Proxmox writes
+/// <c>/var/lib/lxc/&lt;vmid&gt;/config</c> at each start): the features an earlier run set are not in effect yet.</param>
+public sealed record FeaturesOutcome(string? Features, bool Changed, string Message, bool StartedBefore = false)
+{
+    /// <summary>Whether the container must start again for the features to apply.</summary>
+    public bool RestartOwed => Changed || StartedBefore;
+}
 
 /// <summary>
 /// The steps of the docker guest profile, run inside the container through the backend's exec (argv arrays): the
@@ -15,7 +24,7 @@ public sealed record FeaturesOutcome(string? Features, bool Changed, string Mess
 /// NVIDIA container toolkit from apt at a version that fits (<see cref="DockerProfile.ToolkitFloor"/>), and its
 /// configuration for Docker. Every step reads first and changes only what is missing, so a second run changes nothing.
 /// </summary>
-public sealed class DockerProfileSetup(IHostCommandRunner commands, ContainerDirectory containers, ContainerConfigEditor editor)
+public sealed class DockerProfileSetup(IHostCommandRunner commands, ContainerDirectory containers, ContainerConfigEditor editor, IHostFileSystem files)
 {
     private static readonly TimeSpan AptTimeout = TimeSpan.FromMinutes(20);
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromMinutes(2);
@@ -53,11 +62,31 @@ public sealed class DockerProfileSetup(IHostCommandRunner commands, ContainerDir
         var why = unprivileged ? "unprivileged: Docker needs nesting and keyctl" : "privileged: Docker needs nesting";
         if (!edit.Changed)
         {
-            return new FeaturesOutcome(value, false, $"features: {value} has {needed} already ({why}); nothing changed");
+            var startedBefore = await StartedBeforeConfigAsync(target);
+            return new FeaturesOutcome(value, false, $"features: {value} has {needed} already ({why}); nothing changed" +
+                (startedBefore ? "; the container was started before its config last changed, so they apply from its next start" : ""), startedBefore);
         }
 
         await context.LogAsync($"set features: {value} in {backend.ConfigPath(target.ContainerId)} ({string.Join("; ", changes)})");
         return new FeaturesOutcome(value, true, $"features: {value} ({string.Join("; ", changes)}; {why})");
+    }
+
+    /// <summary>
+    /// Whether a running Proxmox container started before its config was last written: Proxmox generates
+    /// <c>/var/lib/lxc/&lt;vmid&gt;/config</c> from <c>/etc/pve/lxc/&lt;vmid&gt;.conf</c> at every start, so a newer
+    /// <c>.conf</c> holds changes (features set by an earlier run that failed or was not asked to restart) the running
+    /// container does not have. False when either file is missing.
+    /// </summary>
+    private async Task<bool> StartedBeforeConfigAsync(GuestTarget target)
+    {
+        if (await target.Backend.StatusAsync(target.ContainerId, CancellationToken.None) != ContainerStatus.Running)
+        {
+            return false;
+        }
+
+        var config = new FileInfo(files.LocalPath(target.Backend.ConfigPath(target.ContainerId)));
+        var started = new FileInfo(files.LocalPath($"/var/lib/lxc/{target.ContainerId}/config"));
+        return config.Exists && started.Exists && config.LastWriteTimeUtc > started.LastWriteTimeUtc;
     }
 
     /// <summary>The Docker Engine version inside; GpuLxc does not install Docker.</summary>

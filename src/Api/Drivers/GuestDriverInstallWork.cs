@@ -110,12 +110,12 @@ internal sealed class GuestDriverInstallWork(GuestDrivers guests, GuestInstaller
                 : string.Join("; ", done);
             return done;
         });
-        var restartRequired = features.Changed;
+        var restartRequired = features.RestartOwed;
         var restarted = await context.StepAsync("restart", async step =>
         {
-            if (!features.Changed)
+            if (!features.RestartOwed)
             {
-                step.Skip("The container's features did not change.");
+                step.Skip("The container runs with the features it has.");
                 return false;
             }
 

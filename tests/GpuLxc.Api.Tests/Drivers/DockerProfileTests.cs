@@ -111,6 +111,31 @@ public sealed class DockerProfileTests
         Assert.Contains("installed already", second.Steps.Single(s => s.Name == "toolkit").Message, StringComparison.Ordinal);
     }
 
+    /// <summary>An earlier run set the features and failed (or was not asked to restart): the restart is still owed.</summary>
+    [Fact]
+    public async Task AContainerStartedBeforeItsFeaturesWereSetIsStillOwedARestart()
+    {
+        using var lab = Lab("arch: amd64\nfeatures: keyctl=1,nesting=1\nhostname: frigate\nostype: ubuntu\nunprivileged: 1\n", docker: "28.2.2", toolkit: "1.18.0-1");
+        lab.Host.WithFile("/var/lib/lxc/101/config", "lxc.arch = amd64\n");
+        File.SetLastWriteTimeUtc(lab.Host.PathOf("/var/lib/lxc/101/config"), DateTime.UtcNow.AddHours(-1));
+        using var factory = new GpuLxcApiFactory(lab.Host);
+        var client = factory.CreateGpuLxcClient();
+        await DriverLab.AttachAsync(client);
+
+        var told = await InstallAsync(client);
+        var rebootsBefore = File.Exists(lab.Host.PctLog) ? File.ReadAllLines(lab.Host.PctLog).Count(l => l.Contains("reboot 101", StringComparison.Ordinal)) : 0;
+        var restarted = await InstallAsync(client, restart: true);
+        File.SetLastWriteTimeUtc(lab.Host.PathOf("/var/lib/lxc/101/config"), DateTime.UtcNow.AddMinutes(1));
+        var current = await InstallAsync(client);
+
+        Assert.True(told.State == JobState.Succeeded, told.Error?.Message);
+        Assert.Equal((true, false, false), (told.Result!.RestartRequired, told.Result.Docker!.FeaturesChanged, told.Result.Docker.Restarted));
+        Assert.Equal(0, rebootsBefore);
+        Assert.Equal((false, true), (restarted.Result!.RestartRequired, restarted.Result.Docker!.Restarted));
+        Assert.Contains("reboot 101", await File.ReadAllTextAsync(lab.Host.PctLog), StringComparison.Ordinal);
+        Assert.Equal((false, false), (current.Result!.RestartRequired, current.Result.Docker!.Restarted));
+    }
+
     [Fact]
     public async Task APrivilegedContainerGetsNestingOnlyKeepsItsOtherFeaturesAndIsRestartedWhenAsked()
     {
