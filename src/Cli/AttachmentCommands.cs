@@ -15,13 +15,14 @@ public static class AttachmentCommands
         var mode = CliOptions.Choice<AttachmentMode>("--mode", "an attachment mode", "auto (default; dev where Proxmox has it), raw (lxc.cgroup2 + mount entries) or dev (Proxmox devN)");
         var userspace = CliOptions.Choice<UserspaceSource>("--userspace", "a userspace source", "installed (default: the container has its own driver) or host (bind the host's files)");
         var capabilities = CliOptions.Choices<DriverCapability>("--capability", "a driver capability", "With --userspace host, what to bind");
+        var group = new Option<string?>("--group") { Description = "A group of the container's own /etc/group (video, render) whose members are to open the nodes" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Show the plan and the diff; write nothing" };
         var restart = new Option<bool>("--restart") { Description = "Restart the container if it runs, so that the change takes effect" };
         var ifMatch = new Option<string?>("--if-match") { Description = "Write only if the config's ETag is still this one (else exit 3)" };
 
         var attach = new Command("attach", "Attach GPUs to a container: writes its device lines under Proxmox's lock, with a backup")
         {
-            container, gpus, drm, mode, userspace, capabilities, dryRun, restart, ifMatch,
+            container, gpus, drm, mode, userspace, capabilities, group, dryRun, restart, ifMatch,
         };
         attach.Handle(host, async context =>
         {
@@ -32,6 +33,7 @@ public static class AttachmentCommands
                 Mode = context.Get(mode) ?? AttachmentMode.Auto,
                 Userspace = context.Get(userspace) ?? UserspaceSource.Installed,
                 Capabilities = context.Get(capabilities) is { Length: > 0 } caps ? caps : null,
+                Group = context.Get(group),
             };
             var answer = await context.Client.AttachGpuAsync(context.Get(container), request,
                 context.Get(dryRun) ? true : null, context.Get(restart) ? true : null, context.Get(ifMatch), context.CancellationToken);

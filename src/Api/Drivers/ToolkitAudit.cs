@@ -89,7 +89,7 @@ public static class ToolkitAudit
         {
             findings.Add(new ToolkitFinding("vulnerableToolkit", ToolkitFindingSeverity.Warning,
                 $"NVIDIA Container Toolkit {reading.Version} is older than {SecurityFloor}, which fixes CVE-2025-23266 (a container escape through the enable-cuda-compat hook) and CVE-2025-23267.",
-                $"apt-get update && apt-get install --only-upgrade {string.Join(" ", ToolkitFiles.Packages)} libnvidia-container-tools"));
+                $"apt-get update && apt-get install --only-upgrade {string.Join(" ", ToolkitFiles.Packages)}"));
         }
     }
 

@@ -39,7 +39,7 @@ public static partial class ToolkitFiles
         ["/etc/cdi/nvidia.yaml", "/etc/cdi/nvidia.json", "/var/run/cdi/nvidia.yaml", "/var/run/cdi/nvidia.json"];
 
     /// <summary>The packages whose versions make up an installed toolkit (Debian/Ubuntu names).</summary>
-    public static readonly IReadOnlyList<string> Packages = ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container1"];
+    public static readonly IReadOnlyList<string> Packages = ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools", "libnvidia-container1"];
 
     /// <summary>Parses config.toml with a TOML parser; an empty file is all defaults; a parse error is returned, never thrown.</summary>
     public static ToolkitRuntimeConfig ParseRuntimeConfig(string toml)

@@ -99,6 +99,19 @@ public sealed class CliCommandTests
     }
 
     [Fact]
+    public async Task AttachPassesTheGroupAskedFor()
+    {
+        using var factory = new GpuLxcApiFactory(ContainerHosts.Pve8());
+        var before = factory.Host.Bytes("/etc/pve/lxc/101.conf");
+
+        var run = await CliRun.RunAsync(factory, "attach", "101", "--group", "gpulxc-no-such-group", "--json");
+
+        Assert.Equal(ExitCodes.Conflict, run.ExitCode);
+        Assert.Contains("gpulxc-no-such-group", run.Out, StringComparison.Ordinal);
+        Assert.Equal(before, factory.Host.Bytes("/etc/pve/lxc/101.conf"));
+    }
+
+    [Fact]
     public async Task TheKeyCanComeFromAKeyFileNamedInTheConfigFile()
     {
         using var factory = new GpuLxcApiFactory(ContainerHosts.Pve8());
