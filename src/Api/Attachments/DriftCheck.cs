@@ -34,11 +34,27 @@ public static class DriftCheck
         if (dangling.Count > 0)
         {
             var paths = dangling.Select(l => l.Value.Split(',')[0]).ToList();
+            // A DRM by-path link is udev's: it is back when the GPU is there and bound to its driver, never made by hand,
+            // and a PUT cannot pass a GPU that has no node.
+            var drm = paths.Where(RenderNodes.IsDrmPath).ToList();
+            var nvidia = paths.Except(drm, StringComparer.Ordinal).ToList();
+            var fixes = new List<string>();
+            if (nvidia.Count > 0)
+            {
+                fixes.Add($"Create {string.Join(", ", nvidia)} (`{string.Join("`, `", nvidia.Select(BootSafety.CreateCommand).Distinct())}`) and have it created at every boot, " +
+                          $"or {put} to pass it as an optional mount instead.");
+            }
+
+            if (drm.Count > 0)
+            {
+                fixes.Add($"{string.Join(", ", drm)} is udev's link for a GPU that is gone or not bound to its driver now: bind the GPU again " +
+                          $"(its kernel module loaded, `udevadm trigger --subsystem-match=drm` to remake the links), or {put.Replace(GpuIdentity.FixBody(record), "a body without that GPU in drm", StringComparison.Ordinal)}.");
+            }
+
             return new Drift(DriftStatus.NodesMissing,
                 $"Proxmox will not start container {record.ContainerId}: its config has {string.Join(", ", dangling.Select(l => $"{l.Key}: {l.Value}"))}, " +
                 $"and the host has no {string.Join(", ", paths)} (nothing recreated it at boot).",
-                $"Create {string.Join(", ", paths)} (`{string.Join("`, `", paths.Select(BootSafety.CreateCommand).Distinct())}`) and have it created at every boot, " +
-                $"or {put} to pass it as an optional mount instead.");
+                string.Join(" ", fixes));
         }
 
         // A first-use node passed by an optional mount may be absent: plan as if it were there, so that it changes nothing.

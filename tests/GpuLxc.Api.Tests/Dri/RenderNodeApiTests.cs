@@ -126,6 +126,9 @@ public sealed class RenderNodeApiTests
         Assert.Equal(DriftStatus.NodesMissing, attachment.Drift.Status);
         Assert.Contains(vmid == "101" ? IgpuRender : IgpuHosts.Igpu, attachment.Drift.Detail, StringComparison.Ordinal);
         Assert.Null(attachment.DeviceNodes.Single(n => n.Path == IgpuRender).ResolvesTo);
+        // An Intel GPU's link is udev's to remake; NVIDIA's tools and an "optional mount" PUT do nothing for it.
+        Assert.DoesNotContain("nvidia-smi", attachment.Drift.Fix, StringComparison.Ordinal);
+        Assert.DoesNotContain("optional mount", attachment.Drift.Fix, StringComparison.Ordinal);
     }
 
     [Theory]
