@@ -22,9 +22,15 @@ public sealed class GuestGroupReader(IHostFileSystem files, IHostCommandRunner c
     /// </summary>
     public async Task<GuestGroup> FindAsync(IContainerBackend backend, string containerId, ConfigText config, string name, CancellationToken cancellationToken)
     {
-        var text = await ReadAsync(backend, containerId, config, cancellationToken)
-                   ?? throw new PlanException($"GpuLxc cannot read /etc/group of container {containerId} to find group '{name}': it is not running, and its rootfs is not a directory on the host.",
-                       $"Start container {containerId} and PUT again, or leave out group.");
+        var (text, why) = await ReadAsync(backend, containerId, config, cancellationToken);
+        if (text is null)
+        {
+            throw new PlanException($"GpuLxc cannot read /etc/group of container {containerId} to find group '{name}': {why}",
+                why.StartsWith("it is not running", StringComparison.Ordinal)
+                    ? $"Start container {containerId} and PUT again, or leave out group."
+                    : $"Check that container {containerId} has a readable /etc/group (`{backend.Exec(containerId, ["cat", "/etc/group"])}`), or leave out group.");
+        }
+
         return Parse(text).FirstOrDefault(g => g.Name == name)
                ?? throw new PlanException($"Container {containerId} has no group '{name}' in its /etc/group.",
                    $"Create it inside (`groupadd {name}`) and add the users who use the GPU to it, or name a group the container has.");
@@ -37,26 +43,31 @@ public sealed class GuestGroupReader(IHostFileSystem files, IHostCommandRunner c
         .Select(parts => uint.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var gid) ? new GuestGroup(parts[0], gid) : null)
         .OfType<GuestGroup>();
 
-    private async Task<string?> ReadAsync(IContainerBackend backend, string containerId, ConfigText config, CancellationToken cancellationToken)
+    /// <summary>The file's text, or null and why it could not be read (a sentence).</summary>
+    private async Task<(string? Text, string Why)> ReadAsync(IContainerBackend backend, string containerId, ConfigText config, CancellationToken cancellationToken)
     {
+        const string Stopped = "it is not running, and its rootfs is not a directory on the host.";
         if (await backend.StatusAsync(containerId, cancellationToken) == ContainerStatus.Running)
         {
             var result = await commands.RunAsync(backend.Exec(containerId, ["cat", "/etc/group"]) with { Timeout = ExecTimeout }, cancellationToken);
-            return result.Succeeded ? result.StandardOutput : null;
+            var said = result.StandardError.Trim() is { Length: > 0 } error ? error.Split('\n')[^1] : $"exit code {result.ExitCode}";
+            return result.Succeeded ? (result.StandardOutput, "") : (null, $"reading it inside the running container failed ({said}).");
         }
 
         if (backend.Kind != HostBackend.Lxc || config.Get("lxc.rootfs.path") is not { } rootfs)
         {
-            return null;
+            return (null, Stopped);
         }
 
         var directory = rootfs.StartsWith("dir:", StringComparison.Ordinal) ? rootfs["dir:".Length..] : rootfs.Contains(':', StringComparison.Ordinal) ? null : rootfs;
         if (directory is null || !directory.StartsWith('/') || directory.Split('/').Contains(".."))
         {
-            return null;
+            return (null, Stopped);
         }
 
         var path = $"{directory.TrimEnd('/')}/etc/group";
-        return files.Stat(path)?.Type == HostFileType.Regular ? await files.TryReadTextAsync(path, cancellationToken) : null;
+        return files.Stat(path)?.Type == HostFileType.Regular && await files.TryReadTextAsync(path, cancellationToken) is { } text
+            ? (text, "")
+            : (null, $"it is not running, and {path} is not a regular file.");
     }
 }

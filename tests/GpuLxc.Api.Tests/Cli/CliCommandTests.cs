@@ -108,6 +108,8 @@ public sealed class CliCommandTests
 
         Assert.Equal(ExitCodes.Conflict, run.ExitCode);
         Assert.Contains("gpulxc-no-such-group", run.Out, StringComparison.Ordinal);
+        // 101 runs: whatever kept GpuLxc from the group, it is not that the container is stopped.
+        Assert.DoesNotContain("not running", run.Out, StringComparison.Ordinal);
         Assert.Equal(before, factory.Host.Bytes("/etc/pve/lxc/101.conf"));
     }
 
