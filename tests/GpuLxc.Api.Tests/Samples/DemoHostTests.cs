@@ -126,4 +126,20 @@ public sealed class DemoHostTests
         Assert.Contains("`lxc.cgroup2.devices.allow: c 509:* rwm`", wrongMajor.Fix, StringComparison.Ordinal);
         Assert.DoesNotContain("c 243:*", wrongMajor.Fix, StringComparison.Ordinal);
     }
+
+    /// <summary>The demo's Jellyfin (101, unprivileged) has its own render group: dev entries carry the guest's gid, not the host's.</summary>
+    [Fact]
+    public async Task TheDemoJellyfinsOwnRenderGroupIsTheGidItsDevEntriesCarry()
+    {
+        using var factory = new GpuLxcApiFactory(ContainerHosts.Demo(materialized: true));
+        var client = factory.CreateGpuLxcClient();
+
+        var change = (await client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Dev, Group = "render" }, dryRun: true)).Result;
+        var missing = await Assert.ThrowsAsync<GpuLxcApiException<ProblemDetails>>(() => client.AttachGpuAsync("101", new AttachRequest { Mode = AttachmentMode.Dev, Group = "plugdev" }, dryRun: true));
+
+        var entries = change.Added.Where(l => l.StartsWith("dev", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(entries);
+        Assert.All(entries, line => Assert.Contains(",gid=105,", line, StringComparison.Ordinal));
+        Assert.Contains("has no group 'plugdev'", missing.Result.Detail, StringComparison.Ordinal);
+    }
 }
