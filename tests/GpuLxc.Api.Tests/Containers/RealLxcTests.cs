@@ -328,22 +328,9 @@ public sealed class RealLxcTests : IDisposable
             """;
     }
 
-    private string Inside(string script) => HostTree.Run("lxc-attach", "-n", _name, "--", "/bin/sh", "-c", $"{{ {script}; }} 2>&1; true");
+    private string Inside(string script) => RealLxc.Inside(_name, script);
 
-    private void WaitRunning()
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            if (HostTree.Run("lxc-info", "-n", _name, "-s", "-H").Trim() == "RUNNING")
-            {
-                return;
-            }
-
-            Thread.Sleep(100);
-        }
-
-        Assert.Fail($"{_name} did not start");
-    }
+    private void WaitRunning() => RealLxc.WaitRunning(_name);
 
     private void MakeStandIn(string path, uint major, uint minor)
     {
@@ -351,17 +338,7 @@ public sealed class RealLxcTests : IDisposable
         _standIns.Add(path);
     }
 
-    private static void RunQuietly(string program, params string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        process.WaitForExit();
-    }
+    private static void RunQuietly(string program, params string[] arguments) => RealLxc.RunQuietly(program, arguments);
 
-    private static void Require(bool condition, string what)
-    {
-        if (!condition)
-        {
-            throw new InvalidOperationException($"Real LXC tests cannot run: {what}.");
-        }
-    }
+    private static void Require(bool condition, string what) => RealLxc.Require(condition, what);
 }

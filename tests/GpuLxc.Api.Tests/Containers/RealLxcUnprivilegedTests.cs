@@ -180,17 +180,10 @@ public sealed class RealLxcUnprivilegedTests(ITestOutputHelper output) : IDispos
             Assert.True(process.ExitCode == 0, $"lxc-start {name}: {error}");
         }
 
-        for (var attempt = 0; attempt < 100 && HostTree.Run("lxc-info", "-n", name, "-s", "-H").Trim() != "RUNNING"; attempt++)
-        {
-            Thread.Sleep(100);
-        }
+        RealLxc.WaitRunning(name);
     }
 
-    private static string Inside(string name, string script) => HostTree.Run("lxc-attach", "-n", name, "--", "/bin/sh", "-c", $"{{ {script}; }} 2>&1; true");
+    private static string Inside(string name, string script) => RealLxc.Inside(name, script);
 
-    private static void RunQuietly(string program, params string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        process.WaitForExit();
-    }
+    private static void RunQuietly(string program, params string[] arguments) => RealLxc.RunQuietly(program, arguments);
 }
